@@ -1,0 +1,70 @@
+# The public Cython API of cconv: `from cconv._kernels cimport conv2d_forward`.
+#
+# Every kernel takes C-contiguous typed memoryviews of one dtype (float32 or
+# float64, the fused `floating`), NCHW, with outputs already allocated by the
+# caller; it runs without the GIL, in parallel over OpenMP threads (serially
+# when called from inside another parallel region), writes every element of
+# its outputs and returns 0, or -1 when a workspace could not be allocated.
+# Kernels do NOT validate: shapes must already agree (cconv.functional checks
+# them, and is the place to look for the exact rules).
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+# conv: x (N, C, H, W), weight (K, C/groups, R, S), out (N, K, OH, OW).
+# pad_top/pad_left are the leading paddings; the trailing ones follow from OH, OW.
+# An empty `bias` (shape (0,)) means no bias.
+cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
+                        const floating[::1] bias, floating[:, :, :, ::1] out,
+                        Py_ssize_t stride_h, Py_ssize_t stride_w,
+                        Py_ssize_t pad_top, Py_ssize_t pad_left,
+                        Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                        Py_ssize_t groups) noexcept nogil
+cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] weight,
+                               floating[:, :, :, ::1] grad_input,
+                               Py_ssize_t stride_h, Py_ssize_t stride_w,
+                               Py_ssize_t pad_top, Py_ssize_t pad_left,
+                               Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                               Py_ssize_t groups) noexcept nogil
+cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
+                                const floating[:, :, :, ::1] x,
+                                floating[:, :, :, ::1] grad_weight,
+                                Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                Py_ssize_t groups) noexcept nogil
+cdef int conv2d_backward_bias(const floating[:, :, :, ::1] grad_output,
+                              floating[::1] grad_bias) noexcept nogil
+
+# max pooling: indices are flat positions in each input H*W plane (torch's).
+cdef int max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                            int64_t[:, :, :, ::1] indices,
+                            Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                            Py_ssize_t stride_h, Py_ssize_t stride_w,
+                            Py_ssize_t pad_h, Py_ssize_t pad_w,
+                            Py_ssize_t dilation_h, Py_ssize_t dilation_w) noexcept nogil
+# every index must lie in [0, H*W): the kernel trusts it.
+cdef int max_pool2d_backward(const floating[:, :, :, ::1] grad_output,
+                             const int64_t[:, :, :, ::1] indices,
+                             floating[:, :, :, ::1] grad_input) noexcept nogil
+
+# average pooling: divisor_override <= 0 means none.
+cdef int avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                            Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                            Py_ssize_t stride_h, Py_ssize_t stride_w,
+                            Py_ssize_t pad_h, Py_ssize_t pad_w,
+                            bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil
+cdef int avg_pool2d_backward(const floating[:, :, :, ::1] grad_output,
+                             floating[:, :, :, ::1] grad_input,
+                             Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                             Py_ssize_t stride_h, Py_ssize_t stride_w,
+                             Py_ssize_t pad_h, Py_ssize_t pad_w,
+                             bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil
+
+# "Deep Learning from Scratch" layout: col (N*OH*OW, C*FH*FW).
+cdef int im2col(const floating[:, :, :, ::1] x, floating[:, ::1] col,
+                Py_ssize_t filter_h, Py_ssize_t filter_w,
+                Py_ssize_t stride, Py_ssize_t pad) noexcept nogil
+cdef int col2im(const floating[:, ::1] col, floating[:, :, :, ::1] out,
+                Py_ssize_t filter_h, Py_ssize_t filter_w,
+                Py_ssize_t stride, Py_ssize_t pad) noexcept nogil

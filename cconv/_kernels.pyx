@@ -1,0 +1,12 @@
+# cython: language_level=3
+"""Compiled kernels of cconv.
+
+The `cdef ... nogil` kernels declared in _kernels.pxd are the public Cython API;
+the `run_*` functions are their Python entry points, used by cconv.functional
+(which validates arguments and allocates outputs first). One include per layer
+family keeps each file to one job.
+"""
+include "_runtime.pxi"
+include "_conv2d.pxi"
+include "_pool2d.pxi"
+include "_im2col.pxi"

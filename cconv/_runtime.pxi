@@ -1,0 +1,57 @@
+# Threads and micro-kernel selection: the run-time configuration of the kernels.
+import os as _os
+
+cdef extern from "threads.h" nogil:
+    int cconv_openmp_enabled()
+    int cconv_max_threads()
+    void cconv_set_max_threads(int n)
+    int cconv_thread_id()
+
+cdef extern from "cconv.h" nogil:
+    int cconv_select_kernels(const char *name)
+    const char *cconv_selected_kernels()
+    int cconv_cpu_supports_avx2_fma()
+
+
+cdef inline int threads_for(Py_ssize_t work_items) noexcept nogil:
+    """Threads worth starting for this many independent work items."""
+    cdef int n = cconv_max_threads()
+    if work_items < n:
+        return <int>work_items if work_items > 0 else 1
+    return n
+
+
+def get_num_threads():
+    """Threads a kernel may use: omp_get_max_threads() (OMP_NUM_THREADS, threadpoolctl)."""
+    return cconv_max_threads()
+
+
+def set_num_threads(int n):
+    """Set the OpenMP thread count for later kernel calls (no-op without OpenMP)."""
+    if n < 1:
+        raise ValueError(f"n must be a positive thread count, got {n}")
+    cconv_set_max_threads(n)
+
+
+def openmp_enabled():
+    """True when the extension was built with OpenMP."""
+    return bool(cconv_openmp_enabled())
+
+
+def simd_path():
+    """Name of the micro-kernel set in use ('avx2-fma' or 'generic')."""
+    return cconv_selected_kernels().decode()
+
+
+def cpu_supports_avx2_fma():
+    return bool(cconv_cpu_supports_avx2_fma())
+
+
+def select_simd_path(str name):
+    """Choose the micro-kernels: 'auto', 'avx2' or 'generic' (tests run both)."""
+    if cconv_select_kernels(name.encode()) != 0:
+        raise ValueError(f"simd path {name!r} is unknown or not supported by this CPU; "
+                         "expected 'auto', 'avx2' or 'generic'")
+
+
+select_simd_path(_os.environ.get("CCONV_SIMD", "auto"))

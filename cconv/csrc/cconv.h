@@ -1,0 +1,74 @@
+/* The C core of cconv: tile-level convolution routines and the micro-kernel
+ * dispatch. Callers (cconv/_kernels.pyx) validate arguments, allocate outputs
+ * and workspaces, and run these routines over independent work items in
+ * parallel; nothing here checks arguments, allocates or takes the GIL.
+ *
+ * Every routine works on ONE image and ONE group, NCHW, C-contiguous:
+ *   x           (channels, in_h, in_w)
+ *   weight      (out_channels, channels, kernel_h, kernel_w)
+ *   y           (out_channels, out_h, out_w)
+ * The im2col matrix of an image has rows q = (c, r, s) ("CRS", channel-major)
+ * and columns p = (oh, ow) ("pixels"); conv is Y[K, P] = W[K, CRS] * X[CRS, P]. */
+#ifndef CCONV_H
+#define CCONV_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cconv_conv2d_geometry {
+    int64_t channels;      /* input channels of one group */
+    int64_t in_h, in_w;
+    int64_t out_channels;  /* output channels of one group */
+    int64_t out_h, out_w;
+    int64_t kernel_h, kernel_w;
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left; /* bottom/right padding follows from out_h/out_w */
+    int64_t dilation_h, dilation_w;
+} cconv_conv2d_geometry;
+
+#define CCONV_DECLARE_CONV2D(REAL, SFX)                                                  \
+    /* forward: weights packed once per call, then any set of pixel ranges */            \
+    int64_t cconv_conv2d_forward_packed_size_##SFX(const cconv_conv2d_geometry *g);      \
+    void cconv_conv2d_forward_pack_##SFX(const cconv_conv2d_geometry *g,                 \
+                                         const REAL *weight, REAL *packed);              \
+    int64_t cconv_conv2d_forward_workspace_size_##SFX(const cconv_conv2d_geometry *g);   \
+    void cconv_conv2d_forward_tile_##SFX(const cconv_conv2d_geometry *g, const REAL *x,  \
+                                         const REAL *packed, const REAL *bias, REAL *y,  \
+                                         int64_t pixel_begin, int64_t pixel_end,         \
+                                         REAL *workspace);                               \
+    /* backward input: transposed weights packed per block of input channels */         \
+    int64_t cconv_conv2d_backward_input_packed_size_##SFX(                               \
+        const cconv_conv2d_geometry *g, int64_t channels_per_block);                     \
+    void cconv_conv2d_backward_input_pack_##SFX(const cconv_conv2d_geometry *g,          \
+                                                const REAL *weight,                      \
+                                                int64_t channel_begin,                   \
+                                                int64_t channel_end, REAL *packed);      \
+    int64_t cconv_conv2d_backward_input_workspace_size_##SFX(                            \
+        const cconv_conv2d_geometry *g, int64_t channels_per_block);                     \
+    void cconv_conv2d_backward_input_tile_##SFX(                                         \
+        const cconv_conv2d_geometry *g, const REAL *grad_output, const REAL *packed,     \
+        REAL *grad_input, int64_t channel_begin, int64_t channel_end, REAL *workspace);  \
+    /* backward weight: accumulates one image into grad_weight[k_range, row_range] */    \
+    int64_t cconv_conv2d_backward_weight_workspace_size_##SFX(                           \
+        const cconv_conv2d_geometry *g, int64_t rows_per_block);                         \
+    void cconv_conv2d_backward_weight_tile_##SFX(                                        \
+        const cconv_conv2d_geometry *g, const REAL *x, const REAL *grad_output,          \
+        REAL *grad_weight, int64_t k_begin, int64_t k_end, int64_t row_begin,            \
+        int64_t row_end, REAL *workspace);
+
+CCONV_DECLARE_CONV2D(float, f32)
+CCONV_DECLARE_CONV2D(double, f64)
+
+/* Run-time choice of micro-kernels: "auto" (best the CPU supports), "avx2"
+ * or "generic". Returns 0, or -1 when the name is unknown or the CPU lacks it. */
+int cconv_select_kernels(const char *name);
+const char *cconv_selected_kernels(void);
+int cconv_cpu_supports_avx2_fma(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

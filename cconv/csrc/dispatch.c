@@ -1,0 +1,62 @@
+/* Picks the micro-kernels once, from what the CPU we run on supports (never
+ * from what the build machine had). */
+#include <string.h>
+#include "cconv.h"
+#include "ukernels.h"
+
+#if defined(_MSC_VER) && defined(CCONV_HAVE_X86)
+#include <intrin.h>
+#endif
+
+static const cconv_ukernel_table generic_table = {
+    "generic", cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
+    cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic};
+
+#ifdef CCONV_HAVE_X86
+static const cconv_ukernel_table avx2_table = {
+    "avx2-fma", cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2, cconv_f32_dot_4x3_avx2,
+    cconv_f64_dot_4x3_avx2};
+#endif
+
+cconv_ukernel_table cconv_ukernels = {
+    "generic", cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
+    cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic};
+
+int cconv_cpu_supports_avx2_fma(void) {
+#if defined(CCONV_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#elif defined(CCONV_HAVE_X86) && defined(_MSC_VER)
+    int info[4];
+    __cpuid(info, 0);
+    if (info[0] < 7) return 0;
+    __cpuidex(info, 1, 0);
+    int fma = (info[2] >> 12) & 1, osxsave = (info[2] >> 27) & 1, avx = (info[2] >> 28) & 1;
+    if (!(fma && osxsave && avx)) return 0;
+    if ((_xgetbv(0) & 6) != 6) return 0; /* the OS saves ymm registers */
+    __cpuidex(info, 7, 0);
+    return (info[1] >> 5) & 1;
+#else
+    return 0;
+#endif
+}
+
+int cconv_select_kernels(const char *name) {
+    int want_avx2 = strcmp(name, "avx2") == 0 || strcmp(name, "avx2-fma") == 0;
+    if (strcmp(name, "generic") == 0) {
+        cconv_ukernels = generic_table;
+        return 0;
+    }
+    if (strcmp(name, "auto") != 0 && !want_avx2) return -1;
+#ifdef CCONV_HAVE_X86
+    if (cconv_cpu_supports_avx2_fma()) {
+        cconv_ukernels = avx2_table;
+        return 0;
+    }
+#endif
+    if (want_avx2) return -1;
+    cconv_ukernels = generic_table;
+    return 0;
+}
+
+const char *cconv_selected_kernels(void) { return cconv_ukernels.name; }

@@ -1,0 +1,24 @@
+/* Every blocking constant of the kernels, in one place (BLIS style).
+ *
+ * The GEMM register tile is MR rows x NR columns of C. For fp32 AVX2 that is
+ * 6 x 16 = 12 ymm accumulators + 2 for B + 1 broadcast: 15 of the 16 ymm
+ * registers, so the FMA units (2 per Zen 2 core, 5-cycle latency) always have
+ * 12 independent chains. fp64 keeps the same 6 rows over 8 doubles. */
+#ifndef CCONV_TUNING_H
+#define CCONV_TUNING_H
+
+#define CCONV_MR 6
+#define CCONV_NR_F32 16
+#define CCONV_NR_F64 8
+
+/* Reduction depth per packed B panel: KC x NR x 4 B = 16 KiB for fp32 keeps
+ * the panel in the 32 KiB L1D next to a streaming A panel. */
+#define CCONV_KC 256
+
+/* Weight gradient: "dot" tile of DOT_MR output channels x DOT_NR im2col rows,
+ * reduced along PIXEL_BLOCK contiguous output pixels (12 accumulators). */
+#define CCONV_DOT_MR 4
+#define CCONV_DOT_NR 3
+#define CCONV_PIXEL_BLOCK 512
+
+#endif
