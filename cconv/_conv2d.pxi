@@ -1,0 +1,357 @@
+# conv2d forward and backward: work split and threading around the C tile
+# routines of csrc/ (see csrc/cconv.h for what each computes).
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from libc.stdint cimport int64_t
+
+cdef extern from "cconv.h" nogil:
+    ctypedef struct cconv_conv2d_geometry:
+        int64_t channels, in_h, in_w, out_channels, out_h, out_w
+        int64_t kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left
+        int64_t dilation_h, dilation_w
+
+    int64_t cconv_conv2d_forward_packed_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_forward_packed_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_forward_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
+    void cconv_conv2d_forward_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
+    int64_t cconv_conv2d_forward_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_forward_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_forward_tile_f32(const cconv_conv2d_geometry *g, const float *x,
+                                       const float *packed, const float *bias, float *y,
+                                       int64_t pixel_begin, int64_t pixel_end, float *ws)
+    void cconv_conv2d_forward_tile_f64(const cconv_conv2d_geometry *g, const double *x,
+                                       const double *packed, const double *bias, double *y,
+                                       int64_t pixel_begin, int64_t pixel_end, double *ws)
+
+    int64_t cconv_conv2d_backward_input_packed_size_f32(const cconv_conv2d_geometry *g, int64_t cpb)
+    int64_t cconv_conv2d_backward_input_packed_size_f64(const cconv_conv2d_geometry *g, int64_t cpb)
+    void cconv_conv2d_backward_input_pack_f32(const cconv_conv2d_geometry *g, const float *w,
+                                              int64_t c0, int64_t c1, float *packed)
+    void cconv_conv2d_backward_input_pack_f64(const cconv_conv2d_geometry *g, const double *w,
+                                              int64_t c0, int64_t c1, double *packed)
+    int64_t cconv_conv2d_backward_input_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t cpb)
+    int64_t cconv_conv2d_backward_input_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t cpb)
+    void cconv_conv2d_backward_input_tile_f32(const cconv_conv2d_geometry *g, const float *gy,
+                                              const float *packed, float *gx,
+                                              int64_t c0, int64_t c1, float *ws)
+    void cconv_conv2d_backward_input_tile_f64(const cconv_conv2d_geometry *g, const double *gy,
+                                              const double *packed, double *gx,
+                                              int64_t c0, int64_t c1, double *ws)
+
+    int64_t cconv_conv2d_backward_weight_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
+    int64_t cconv_conv2d_backward_weight_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
+    void cconv_conv2d_backward_weight_tile_f32(const cconv_conv2d_geometry *g, const float *x,
+                                               const float *gy, float *gw, int64_t k0, int64_t k1,
+                                               int64_t q0, int64_t q1, float *ws)
+    void cconv_conv2d_backward_weight_tile_f64(const cconv_conv2d_geometry *g, const double *x,
+                                               const double *gy, double *gw, int64_t k0, int64_t k1,
+                                               int64_t q0, int64_t q1, double *ws)
+
+cdef extern from "tuning.h":
+    enum:
+        CCONV_MR
+        CCONV_NR_F32
+        CCONV_NR_F64
+        CCONV_DOT_MR
+        CCONV_DOT_NR
+
+# im2col rows per weight-gradient work item: a multiple of DOT_NR whose
+# PIXEL_BLOCK-wide tile (48 x 512 floats = 96 KiB) stays in L2.
+cdef enum:
+    WEIGHT_GRAD_ROWS = 48
+# Aim for this many work items per thread, so static scheduling balances.
+cdef enum:
+    ITEMS_PER_THREAD = 4
+
+
+cdef inline Py_ssize_t ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return (a + b - 1) // b
+
+
+cdef inline cconv_conv2d_geometry conv_geometry(
+        Py_ssize_t channels, Py_ssize_t in_h, Py_ssize_t in_w,
+        Py_ssize_t out_channels, Py_ssize_t out_h, Py_ssize_t out_w,
+        Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+        Py_ssize_t stride_h, Py_ssize_t stride_w, Py_ssize_t pad_top, Py_ssize_t pad_left,
+        Py_ssize_t dilation_h, Py_ssize_t dilation_w) noexcept nogil:
+    cdef cconv_conv2d_geometry g
+    g.channels = channels
+    g.in_h = in_h
+    g.in_w = in_w
+    g.out_channels = out_channels
+    g.out_h = out_h
+    g.out_w = out_w
+    g.kernel_h = kernel_h
+    g.kernel_w = kernel_w
+    g.stride_h = stride_h
+    g.stride_w = stride_w
+    g.pad_top = pad_top
+    g.pad_left = pad_left
+    g.dilation_h = dilation_h
+    g.dilation_w = dilation_w
+    return g
+
+
+cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
+                        const floating[::1] bias, floating[:, :, :, ::1] out,
+                        Py_ssize_t stride_h, Py_ssize_t stride_w,
+                        Py_ssize_t pad_top, Py_ssize_t pad_left,
+                        Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                        Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], Cg = x.shape[1] // groups, Kg = out.shape[1] // groups
+    cdef Py_ssize_t P = out.shape[2] * out.shape[3]
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        Cg, x.shape[2], x.shape[3], Kg, out.shape[2], out.shape[3], weight.shape[2],
+        weight.shape[3], stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w)
+    cdef Py_ssize_t nr = CCONV_NR_F32 if floating is float else CCONV_NR_F64
+    cdef Py_ssize_t packed_size, ws_size, blocks, block, items, item, n, gi, b, p1
+    cdef floating *packed
+    cdef floating *ws
+    cdef const floating *bias_ptr = &bias[0] if bias.shape[0] > 0 else NULL
+    cdef int failures = 0
+    if N == 0 or P == 0 or Kg == 0:
+        return 0
+    if floating is float:
+        packed_size = cconv_conv2d_forward_packed_size_f32(&g)
+        ws_size = cconv_conv2d_forward_workspace_size_f32(&g)
+    else:
+        packed_size = cconv_conv2d_forward_packed_size_f64(&g)
+        ws_size = cconv_conv2d_forward_workspace_size_f64(&g)
+    packed = <floating *> malloc(groups * packed_size * sizeof(floating))
+    if packed == NULL:
+        return -1
+    for gi in prange(groups, num_threads=threads_for(groups)):
+        if floating is float:
+            cconv_conv2d_forward_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+        else:
+            cconv_conv2d_forward_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+    # Split each image's pixels only as far as needed to feed every thread.
+    blocks = ceil_div(cconv_max_threads() * ITEMS_PER_THREAD, N * groups)
+    blocks = max(1, min(blocks, ceil_div(P, nr)))
+    block = ceil_div(ceil_div(P, blocks), nr) * nr
+    blocks = ceil_div(P, block)
+    items = N * groups * blocks
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // (groups * blocks)
+                gi = (item // blocks) % groups
+                b = item % blocks
+                p1 = min(P, (b + 1) * block)
+                if floating is float:
+                    cconv_conv2d_forward_tile_f32(
+                        &g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                        bias_ptr + gi * Kg if bias_ptr != NULL else NULL,
+                        &out[n, gi * Kg, 0, 0], b * block, p1, ws)
+                else:
+                    cconv_conv2d_forward_tile_f64(
+                        &g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                        bias_ptr + gi * Kg if bias_ptr != NULL else NULL,
+                        &out[n, gi * Kg, 0, 0], b * block, p1, ws)
+        free(ws)
+    free(packed)
+    return -1 if failures else 0
+
+
+cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] weight,
+                               floating[:, :, :, ::1] grad_input,
+                               Py_ssize_t stride_h, Py_ssize_t stride_w,
+                               Py_ssize_t pad_top, Py_ssize_t pad_left,
+                               Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                               Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = grad_input.shape[0], Cg = grad_input.shape[1] // groups
+    cdef Py_ssize_t Kg = grad_output.shape[1] // groups
+    cdef Py_ssize_t RS = weight.shape[2] * weight.shape[3]
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        Cg, grad_input.shape[2], grad_input.shape[3], Kg, grad_output.shape[2],
+        grad_output.shape[3], weight.shape[2], weight.shape[3], stride_h, stride_w,
+        pad_top, pad_left, dilation_h, dilation_w)
+    cdef Py_ssize_t per_block, blocks, block_stride, packed_size, ws_size, items, item, n, gi, b
+    cdef floating *packed
+    cdef floating *ws
+    cdef int failures = 0
+    if N == 0 or Cg == 0:
+        return 0
+    # Blocks of input channels give N = 1 calls parallel work too.
+    blocks = max(1, min(Cg, ceil_div(cconv_max_threads() * 2, N * groups)))
+    per_block = ceil_div(Cg, blocks)
+    blocks = ceil_div(Cg, per_block)
+    block_stride = ceil_div(per_block * RS, CCONV_MR) * CCONV_MR * Kg
+    if floating is float:
+        packed_size = cconv_conv2d_backward_input_packed_size_f32(&g, per_block)
+        ws_size = cconv_conv2d_backward_input_workspace_size_f32(&g, per_block)
+    else:
+        packed_size = cconv_conv2d_backward_input_packed_size_f64(&g, per_block)
+        ws_size = cconv_conv2d_backward_input_workspace_size_f64(&g, per_block)
+    packed = <floating *> malloc(max(1, groups * packed_size) * sizeof(floating))
+    if packed == NULL:
+        return -1
+    for item in prange(groups * blocks, num_threads=threads_for(groups * blocks)):
+        gi = item // blocks
+        b = item % blocks
+        if floating is float:
+            cconv_conv2d_backward_input_pack_f32(
+                &g, &weight[gi * Kg, 0, 0, 0] if Kg > 0 else NULL, b * per_block,
+                min(Cg, (b + 1) * per_block), packed + gi * packed_size + b * block_stride)
+        else:
+            cconv_conv2d_backward_input_pack_f64(
+                &g, &weight[gi * Kg, 0, 0, 0] if Kg > 0 else NULL, b * per_block,
+                min(Cg, (b + 1) * per_block), packed + gi * packed_size + b * block_stride)
+    items = N * groups * blocks
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // (groups * blocks)
+                gi = (item // blocks) % groups
+                b = item % blocks
+                if floating is float:
+                    cconv_conv2d_backward_input_tile_f32(
+                        &g, &grad_output[n, gi * Kg, 0, 0] if Kg > 0 else NULL,
+                        packed + gi * packed_size + b * block_stride,
+                        &grad_input[n, gi * Cg, 0, 0], b * per_block,
+                        min(Cg, (b + 1) * per_block), ws)
+                else:
+                    cconv_conv2d_backward_input_tile_f64(
+                        &g, &grad_output[n, gi * Kg, 0, 0] if Kg > 0 else NULL,
+                        packed + gi * packed_size + b * block_stride,
+                        &grad_input[n, gi * Cg, 0, 0], b * per_block,
+                        min(Cg, (b + 1) * per_block), ws)
+        free(ws)
+    free(packed)
+    return -1 if failures else 0
+
+
+cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
+                                const floating[:, :, :, ::1] x,
+                                floating[:, :, :, ::1] grad_weight,
+                                Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], Cg = x.shape[1] // groups
+    cdef Py_ssize_t Kg = grad_weight.shape[0] // groups
+    cdef Py_ssize_t CRS = Cg * grad_weight.shape[2] * grad_weight.shape[3]
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        Cg, x.shape[2], x.shape[3], Kg, grad_output.shape[2], grad_output.shape[3],
+        grad_weight.shape[2], grad_weight.shape[3], stride_h, stride_w, pad_top, pad_left,
+        dilation_h, dilation_w)
+    cdef Py_ssize_t row_blocks, k_blocks, k_per_block, ws_size, items, item, n, gi, qb, kb
+    cdef Py_ssize_t total = grad_weight.shape[0] * CRS
+    cdef floating *ws
+    cdef int failures = 0
+    if total == 0:
+        return 0
+    memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
+    if N == 0:
+        return 0
+    row_blocks = ceil_div(CRS, WEIGHT_GRAD_ROWS)
+    # Few im2col rows (first layers): split output channels instead.
+    k_blocks = max(1, min(ceil_div(Kg, CCONV_DOT_MR),
+                          ceil_div(cconv_max_threads() * 2, groups * row_blocks)))
+    k_per_block = ceil_div(ceil_div(Kg, k_blocks), CCONV_DOT_MR) * CCONV_DOT_MR
+    k_blocks = ceil_div(Kg, k_per_block)
+    if floating is float:
+        ws_size = cconv_conv2d_backward_weight_workspace_size_f32(&g, WEIGHT_GRAD_ROWS)
+    else:
+        ws_size = cconv_conv2d_backward_weight_workspace_size_f64(&g, WEIGHT_GRAD_ROWS)
+    items = groups * row_blocks * k_blocks
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                gi = item // (row_blocks * k_blocks)
+                qb = (item // k_blocks) % row_blocks
+                kb = item % k_blocks
+                for n in range(N):
+                    if floating is float:
+                        cconv_conv2d_backward_weight_tile_f32(
+                            &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                            &grad_weight[gi * Kg, 0, 0, 0], kb * k_per_block,
+                            min(Kg, (kb + 1) * k_per_block), qb * WEIGHT_GRAD_ROWS,
+                            min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS), ws)
+                    else:
+                        cconv_conv2d_backward_weight_tile_f64(
+                            &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                            &grad_weight[gi * Kg, 0, 0, 0], kb * k_per_block,
+                            min(Kg, (kb + 1) * k_per_block), qb * WEIGHT_GRAD_ROWS,
+                            min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS), ws)
+        free(ws)
+    return -1 if failures else 0
+
+
+cdef int conv2d_backward_bias(const floating[:, :, :, ::1] grad_output,
+                              floating[::1] grad_bias) noexcept nogil:
+    cdef Py_ssize_t N = grad_output.shape[0], K = grad_output.shape[1]
+    cdef Py_ssize_t P = grad_output.shape[2] * grad_output.shape[3]
+    cdef Py_ssize_t k, n, p
+    cdef double total  # fp32 sums over N*P terms lose digits; sum in double
+    cdef const floating *plane
+    for k in prange(K, num_threads=threads_for(K // 16 + 1), schedule='static'):
+        total = 0
+        for n in range(N):
+            plane = &grad_output[n, k, 0, 0] if P > 0 else NULL
+            for p in range(P):
+                total = total + plane[p]
+        grad_bias[k] = <floating> total
+    return 0
+
+
+def _raise_on_failure(int status):
+    if status != 0:
+        raise MemoryError("cconv: could not allocate a kernel workspace")
+
+
+def run_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
+                       const floating[::1] bias, floating[:, :, :, ::1] out,
+                       Py_ssize_t stride_h, Py_ssize_t stride_w,
+                       Py_ssize_t pad_top, Py_ssize_t pad_left,
+                       Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
+    """out = conv2d(x, weight) + bias; arguments already validated by cconv.functional."""
+    cdef int status
+    with nogil:
+        status = conv2d_forward(x, weight, bias, out, stride_h, stride_w, pad_top, pad_left,
+                                dilation_h, dilation_w, groups)
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
+                              const floating[:, :, :, ::1] weight,
+                              floating[:, :, :, ::1] grad_input,
+                              Py_ssize_t stride_h, Py_ssize_t stride_w,
+                              Py_ssize_t pad_top, Py_ssize_t pad_left,
+                              Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
+    cdef int status
+    with nogil:
+        status = conv2d_backward_input(grad_output, weight, grad_input, stride_h, stride_w,
+                                       pad_top, pad_left, dilation_h, dilation_w, groups)
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] x,
+                               floating[:, :, :, ::1] grad_weight,
+                               Py_ssize_t stride_h, Py_ssize_t stride_w,
+                               Py_ssize_t pad_top, Py_ssize_t pad_left,
+                               Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
+    cdef int status
+    with nogil:
+        status = conv2d_backward_weight(grad_output, x, grad_weight, stride_h, stride_w,
+                                        pad_top, pad_left, dilation_h, dilation_w, groups)
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_bias(const floating[:, :, :, ::1] grad_output, floating[::1] grad_bias):
+    cdef int status
+    with nogil:
+        status = conv2d_backward_bias(grad_output, grad_bias)
+    _raise_on_failure(status)

@@ -1,0 +1,22 @@
+/* The float instantiation of the type-generic conv2d routines in generic/. */
+#include <string.h>
+#include "cconv.h"
+#include "ukernels.h"
+
+#define REAL float
+#define FN(name) name##_f32
+#define NR CCONV_NR_F32
+#define GEMM_UKERNEL_TYPE cconv_gemm_ukernel_f32
+#define GEMM_UKERNEL cconv_ukernels.gemm_f32
+#define DOT_UKERNEL_TYPE cconv_dot_ukernel_f32
+#define DOT_UKERNEL cconv_ukernels.dot_f32
+
+static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+static inline int64_t crs_of(const cconv_conv2d_geometry *g) {
+    return g->channels * g->kernel_h * g->kernel_w;
+}
+
+#include "generic/im2col_tile.inc"
+#include "generic/conv2d_forward.inc"
+#include "generic/conv2d_backward_input.inc"
+#include "generic/conv2d_backward_weight.inc"

@@ -1,0 +1,47 @@
+/* Portable micro-kernels: plain C over fixed-size tiles, which compilers turn
+ * into SSE2/NEON code. They define the results the SIMD kernels must match. */
+#include "ukernels.h"
+
+#define GEMM_GENERIC(NAME, REAL, NR)                                                      \
+    void NAME(int64_t kc, const REAL *a, const REAL *b, REAL *c, int64_t ldc, int64_t m,  \
+              int64_t n, const REAL *init, int accumulate) {                              \
+        REAL acc[CCONV_MR][NR];                                                           \
+        for (int i = 0; i < CCONV_MR; i++) {                                              \
+            REAL start = (!accumulate && init && i < m) ? init[i] : (REAL)0;              \
+            for (int j = 0; j < NR; j++) acc[i][j] = start;                               \
+        }                                                                                 \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            for (int i = 0; i < CCONV_MR; i++) {                                          \
+                REAL ai = a[i];                                                           \
+                for (int j = 0; j < NR; j++) acc[i][j] += ai * b[j];                      \
+            }                                                                             \
+            a += CCONV_MR;                                                                \
+            b += NR;                                                                      \
+        }                                                                                 \
+        for (int64_t i = 0; i < m; i++) {                                                 \
+            REAL *row = c + i * ldc;                                                      \
+            if (accumulate)                                                               \
+                for (int64_t j = 0; j < n; j++) row[j] += acc[i][j];                      \
+            else                                                                          \
+                for (int64_t j = 0; j < n; j++) row[j] = acc[i][j];                       \
+        }                                                                                 \
+    }
+
+GEMM_GENERIC(cconv_f32_gemm_6x16_generic, float, CCONV_NR_F32)
+GEMM_GENERIC(cconv_f64_gemm_6x8_generic, double, CCONV_NR_F64)
+
+#define DOT_GENERIC(NAME, REAL)                                                           \
+    void NAME(int64_t len, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,        \
+              REAL *c, int64_t ldc, int64_t m, int64_t n) {                               \
+        for (int64_t i = 0; i < m; i++) {                                                 \
+            for (int64_t j = 0; j < n; j++) {                                             \
+                const REAL *ai = a + i * lda, *bj = b + j * ldb;                          \
+                REAL sum = 0;                                                             \
+                for (int64_t p = 0; p < len; p++) sum += ai[p] * bj[p];                   \
+                c[i * ldc + j] += sum;                                                    \
+            }                                                                             \
+        }                                                                                 \
+    }
+
+DOT_GENERIC(cconv_f32_dot_4x3_generic, float)
+DOT_GENERIC(cconv_f64_dot_4x3_generic, double)
