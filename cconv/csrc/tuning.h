@@ -15,6 +15,11 @@
  * the panel in the 32 KiB L1D next to a streaming A panel. */
 #define CCONV_KC 256
 
+/* Forward: pixels per packed im2col block. The KC x NC block (128 KiB fp32)
+ * sits in L2 and is walked in NR-wide sub-panels; packing whole blocks rather
+ * than NR pixels at a time spreads each row's index work over 128 copies. */
+#define CCONV_NC 128
+
 /* Weight gradient: "dot" tile of DOT_MR output channels x DOT_NR im2col rows,
  * reduced along PIXEL_BLOCK contiguous output pixels (12 accumulators). */
 #define CCONV_DOT_MR 4

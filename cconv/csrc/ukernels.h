@@ -1,9 +1,11 @@
 /* Micro-kernel signatures and the dispatch table chosen at import.
  *
- * gemm: C[m x n] (+)= A_panel * B_panel over kc steps, where the packed panels
- *   are a[kc][MR] and b[kc][NR] (zero padded), C is row-major with row stride
- *   ldc, m <= MR and n <= NR. With accumulate == 0 the start value of row i is
- *   init[i] (or 0 when init is NULL); edges are handled inside the kernel.
+ * gemm: C[m x n] (+)= A_panel * B over kc steps, where the packed A panel is
+ *   a[kc][MR] (zero padded) and B has rows b + k * ldb of which the first n
+ *   (<= NR) entries are read (never more, so B may be a view of a tensor),
+ *   C is row-major with row stride ldc, m <= MR. With accumulate == 0 the
+ *   start value of row i is init[i] (or 0 when init is NULL); edges are
+ *   handled inside the kernel.
  * dot: C[i][j] += sum_p a[i*lda + p] * b[j*ldb + p] for p < len, i < m <= DOT_MR,
  *   j < n <= DOT_NR: the reduction runs along contiguous memory. */
 #ifndef CCONV_UKERNELS_H
@@ -12,11 +14,11 @@
 #include <stdint.h>
 #include "tuning.h"
 
-typedef void (*cconv_gemm_ukernel_f32)(int64_t kc, const float *a, const float *b, float *c,
-                                       int64_t ldc, int64_t m, int64_t n, const float *init,
+typedef void (*cconv_gemm_ukernel_f32)(int64_t kc, const float *a, const float *b,
+                                       int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n, const float *init,
                                        int accumulate);
-typedef void (*cconv_gemm_ukernel_f64)(int64_t kc, const double *a, const double *b, double *c,
-                                       int64_t ldc, int64_t m, int64_t n, const double *init,
+typedef void (*cconv_gemm_ukernel_f64)(int64_t kc, const double *a, const double *b,
+                                       int64_t ldb, double *c, int64_t ldc, int64_t m, int64_t n, const double *init,
                                        int accumulate);
 typedef void (*cconv_dot_ukernel_f32)(int64_t len, const float *a, int64_t lda, const float *b,
                                       int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n);
@@ -35,10 +37,10 @@ typedef struct cconv_ukernel_table {
 extern cconv_ukernel_table cconv_ukernels;
 
 /* Names follow <dtype>_<op>_<tile>_<isa>. */
-void cconv_f32_gemm_6x16_generic(int64_t, const float *, const float *, float *, int64_t,
-                                 int64_t, int64_t, const float *, int);
-void cconv_f64_gemm_6x8_generic(int64_t, const double *, const double *, double *, int64_t,
-                                int64_t, int64_t, const double *, int);
+void cconv_f32_gemm_6x16_generic(int64_t, const float *, const float *, int64_t, float *,
+                                 int64_t, int64_t, int64_t, const float *, int);
+void cconv_f64_gemm_6x8_generic(int64_t, const double *, const double *, int64_t, double *,
+                                int64_t, int64_t, int64_t, const double *, int);
 void cconv_f32_dot_4x3_generic(int64_t, const float *, int64_t, const float *, int64_t, float *,
                                int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_generic(int64_t, const double *, int64_t, const double *, int64_t,
@@ -46,10 +48,10 @@ void cconv_f64_dot_4x3_generic(int64_t, const double *, int64_t, const double *,
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define CCONV_HAVE_X86 1
-void cconv_f32_gemm_6x16_avx2(int64_t, const float *, const float *, float *, int64_t, int64_t,
-                              int64_t, const float *, int);
-void cconv_f64_gemm_6x8_avx2(int64_t, const double *, const double *, double *, int64_t,
-                             int64_t, int64_t, const double *, int);
+void cconv_f32_gemm_6x16_avx2(int64_t, const float *, const float *, int64_t, float *, int64_t,
+                              int64_t, int64_t, const float *, int);
+void cconv_f64_gemm_6x8_avx2(int64_t, const double *, const double *, int64_t, double *,
+                             int64_t, int64_t, int64_t, const double *, int);
 void cconv_f32_dot_4x3_avx2(int64_t, const float *, int64_t, const float *, int64_t, float *,
                             int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_avx2(int64_t, const double *, int64_t, const double *, int64_t, double *,

@@ -16,103 +16,122 @@
 static const int32_t mask_table_32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 static const int64_t mask_table_64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
 
-/* ---- gemm: 6 rows x 16 floats, 12 accumulators ------------------------------------ */
-
-AVX2_FMA void cconv_f32_gemm_6x16_avx2(int64_t kc, const float *a, const float *b, float *c,
-                                       int64_t ldc, int64_t m, int64_t n, const float *init,
-                                       int accumulate) {
-    __m256 acc[CCONV_MR][2];
-    for (int i = 0; i < CCONV_MR; i++) {
-        __m256 start = (!accumulate && init && i < m) ? _mm256_set1_ps(init[i])
-                                                       : _mm256_setzero_ps();
-        acc[i][0] = start;
-        acc[i][1] = start;
-    }
-    for (int64_t k = 0; k < kc; k++) {
-        const __m256 b0 = _mm256_loadu_ps(b);
-        const __m256 b1 = _mm256_loadu_ps(b + 8);
-        for (int i = 0; i < CCONV_MR; i++) {
-            const __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        a += CCONV_MR;
-        b += CCONV_NR_F32;
-    }
-    if (m == CCONV_MR && n == CCONV_NR_F32) {
-        for (int i = 0; i < CCONV_MR; i++) {
-            float *row = c + i * ldc;
-            if (accumulate) {
-                acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(row));
-                acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(row + 8));
-            }
-            _mm256_storeu_ps(row, acc[i][0]);
-            _mm256_storeu_ps(row + 8, acc[i][1]);
-        }
-        return;
-    }
-    /* Edge tile: go through a local copy so nothing past m x n is touched. */
-    float tile[CCONV_MR][CCONV_NR_F32];
-    for (int i = 0; i < CCONV_MR; i++) {
-        _mm256_storeu_ps(tile[i], acc[i][0]);
-        _mm256_storeu_ps(tile[i] + 8, acc[i][1]);
-    }
-    for (int64_t i = 0; i < m; i++) {
-        float *row = c + i * ldc;
-        if (accumulate)
-            for (int64_t j = 0; j < n; j++) row[j] += tile[i][j];
-        else
-            for (int64_t j = 0; j < n; j++) row[j] = tile[i][j];
-    }
+/* A mask with the first r lanes set, for any r (clamped to [0, lanes]). */
+AVX2_FMA static inline __m256i mask_32(int64_t r) {
+    r = r < 0 ? 0 : (r > 8 ? 8 : r);
+    return _mm256_loadu_si256((const __m256i *)(mask_table_32 + 8 - r));
+}
+AVX2_FMA static inline __m256i mask_64(int64_t r) {
+    r = r < 0 ? 0 : (r > 4 ? 4 : r);
+    return _mm256_loadu_si256((const __m256i *)(mask_table_64 + 4 - r));
 }
 
-/* ---- gemm: 6 rows x 8 doubles, 12 accumulators ------------------------------------ */
+/* ---- gemm: 6 rows x 8/16 lanes, 12 named accumulators ---------------------------- */
+/* The tile lives in named locals (not arrays) so the compiler keeps all 12
+ * accumulators in ymm registers across the whole k loop. */
 
-AVX2_FMA void cconv_f64_gemm_6x8_avx2(int64_t kc, const double *a, const double *b, double *c,
-                                      int64_t ldc, int64_t m, int64_t n, const double *init,
-                                      int accumulate) {
-    __m256d acc[CCONV_MR][2];
-    for (int i = 0; i < CCONV_MR; i++) {
-        __m256d start = (!accumulate && init && i < m) ? _mm256_set1_pd(init[i])
-                                                        : _mm256_setzero_pd();
-        acc[i][0] = start;
-        acc[i][1] = start;
+#define GEMM_ROW_FMA(i)                                                                   \
+    ai = BROADCAST(a + i);                                                                \
+    c##i##0 = FMADD(ai, b0, c##i##0);                                                     \
+    c##i##1 = FMADD(ai, b1, c##i##1);
+
+#define GEMM_BODY(REAL, VEC, LANES, NRV)                                                  \
+    VEC c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                       \
+    {                                                                                     \
+        const int use_init = !accumulate && init;                                         \
+        c00 = c01 = (use_init && m > 0) ? SET1(init[0]) : ZERO();                         \
+        c10 = c11 = (use_init && m > 1) ? SET1(init[1]) : ZERO();                         \
+        c20 = c21 = (use_init && m > 2) ? SET1(init[2]) : ZERO();                         \
+        c30 = c31 = (use_init && m > 3) ? SET1(init[3]) : ZERO();                         \
+        c40 = c41 = (use_init && m > 4) ? SET1(init[4]) : ZERO();                         \
+        c50 = c51 = (use_init && m > 5) ? SET1(init[5]) : ZERO();                         \
+    }                                                                                     \
+    if (n == NRV) {                                                                       \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            const VEC b0 = LOADU(b), b1 = LOADU(b + LANES);                               \
+            VEC ai;                                                                       \
+            GEMM_ROW_FMA(0) GEMM_ROW_FMA(1) GEMM_ROW_FMA(2)                               \
+            GEMM_ROW_FMA(3) GEMM_ROW_FMA(4) GEMM_ROW_FMA(5)                               \
+            a += CCONV_MR;                                                                \
+            b += ldb;                                                                     \
+        }                                                                                 \
+    } else { /* ragged right edge: masked loads never touch B past column n */          \
+        const __m256i mask0 = MASK(n), mask1 = MASK(n - LANES);                           \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            const VEC b0 = MASKLOAD(b, mask0), b1 = MASKLOAD(b + LANES, mask1);           \
+            VEC ai;                                                                       \
+            GEMM_ROW_FMA(0) GEMM_ROW_FMA(1) GEMM_ROW_FMA(2)                               \
+            GEMM_ROW_FMA(3) GEMM_ROW_FMA(4) GEMM_ROW_FMA(5)                               \
+            a += CCONV_MR;                                                                \
+            b += ldb;                                                                     \
+        }                                                                                 \
+    }                                                                                     \
+    REAL tile[CCONV_MR][NRV];                                                             \
+    STOREU(tile[0], c00); STOREU(tile[0] + LANES, c01);                                   \
+    STOREU(tile[1], c10); STOREU(tile[1] + LANES, c11);                                   \
+    STOREU(tile[2], c20); STOREU(tile[2] + LANES, c21);                                   \
+    STOREU(tile[3], c30); STOREU(tile[3] + LANES, c31);                                   \
+    STOREU(tile[4], c40); STOREU(tile[4] + LANES, c41);                                   \
+    STOREU(tile[5], c50); STOREU(tile[5] + LANES, c51);                                   \
+    if (m == CCONV_MR && n == NRV) {                                                      \
+        for (int i = 0; i < CCONV_MR; i++) {                                              \
+            REAL *row = c + i * ldc;                                                      \
+            VEC lo = LOADU(tile[i]), hi = LOADU(tile[i] + LANES);                         \
+            if (accumulate) {                                                             \
+                lo = ADD(lo, LOADU(row));                                                 \
+                hi = ADD(hi, LOADU(row + LANES));                                         \
+            }                                                                             \
+            STOREU(row, lo);                                                              \
+            STOREU(row + LANES, hi);                                                      \
+        }                                                                                 \
+        return;                                                                           \
+    }                                                                                     \
+    /* Edge tile: only the m x n corner is written. */                                    \
+    for (int64_t i = 0; i < m; i++) {                                                     \
+        REAL *row = c + i * ldc;                                                          \
+        if (accumulate)                                                                   \
+            for (int64_t j = 0; j < n; j++) row[j] += tile[i][j];                         \
+        else                                                                              \
+            for (int64_t j = 0; j < n; j++) row[j] = tile[i][j];                          \
     }
-    for (int64_t k = 0; k < kc; k++) {
-        const __m256d b0 = _mm256_loadu_pd(b);
-        const __m256d b1 = _mm256_loadu_pd(b + 4);
-        for (int i = 0; i < CCONV_MR; i++) {
-            const __m256d ai = _mm256_broadcast_sd(a + i);
-            acc[i][0] = _mm256_fmadd_pd(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_pd(ai, b1, acc[i][1]);
-        }
-        a += CCONV_MR;
-        b += CCONV_NR_F64;
-    }
-    if (m == CCONV_MR && n == CCONV_NR_F64) {
-        for (int i = 0; i < CCONV_MR; i++) {
-            double *row = c + i * ldc;
-            if (accumulate) {
-                acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_loadu_pd(row));
-                acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_loadu_pd(row + 4));
-            }
-            _mm256_storeu_pd(row, acc[i][0]);
-            _mm256_storeu_pd(row + 4, acc[i][1]);
-        }
-        return;
-    }
-    double tile[CCONV_MR][CCONV_NR_F64];
-    for (int i = 0; i < CCONV_MR; i++) {
-        _mm256_storeu_pd(tile[i], acc[i][0]);
-        _mm256_storeu_pd(tile[i] + 4, acc[i][1]);
-    }
-    for (int64_t i = 0; i < m; i++) {
-        double *row = c + i * ldc;
-        if (accumulate)
-            for (int64_t j = 0; j < n; j++) row[j] += tile[i][j];
-        else
-            for (int64_t j = 0; j < n; j++) row[j] = tile[i][j];
-    }
+
+#define BROADCAST _mm256_broadcast_ss
+#define FMADD _mm256_fmadd_ps
+#define SET1 _mm256_set1_ps
+#define ZERO _mm256_setzero_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define ADD _mm256_add_ps
+#define MASK(r) mask_32(r)
+#define MASKLOAD _mm256_maskload_ps
+AVX2_FMA void cconv_f32_gemm_6x16_avx2(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                       float *c, int64_t ldc, int64_t m, int64_t n,
+                                       const float *init, int accumulate) {
+    GEMM_BODY(float, __m256, 8, CCONV_NR_F32)
+}
+#undef BROADCAST
+#undef FMADD
+#undef SET1
+#undef ZERO
+#undef LOADU
+#undef STOREU
+#undef ADD
+
+#define BROADCAST _mm256_broadcast_sd
+#define FMADD _mm256_fmadd_pd
+#define SET1 _mm256_set1_pd
+#define ZERO _mm256_setzero_pd
+#define LOADU _mm256_loadu_pd
+#define STOREU _mm256_storeu_pd
+#define ADD _mm256_add_pd
+#undef MASK
+#undef MASKLOAD
+#define MASK(r) mask_64(r)
+#define MASKLOAD _mm256_maskload_pd
+AVX2_FMA void cconv_f64_gemm_6x8_avx2(int64_t kc, const double *a, const double *b, int64_t ldb,
+                                      double *c, int64_t ldc, int64_t m, int64_t n,
+                                      const double *init, int accumulate) {
+    GEMM_BODY(double, __m256d, 4, CCONV_NR_F64)
 }
 
 /* ---- dot: 4 x 3 sums reduced along contiguous memory ------------------------------ */

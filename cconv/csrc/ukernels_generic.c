@@ -3,20 +3,22 @@
 #include "ukernels.h"
 
 #define GEMM_GENERIC(NAME, REAL, NR)                                                      \
-    void NAME(int64_t kc, const REAL *a, const REAL *b, REAL *c, int64_t ldc, int64_t m,  \
-              int64_t n, const REAL *init, int accumulate) {                              \
+    void NAME(int64_t kc, const REAL *a, const REAL *b, int64_t ldb, REAL *c, int64_t ldc, \
+              int64_t m, int64_t n, const REAL *init, int accumulate) {                   \
         REAL acc[CCONV_MR][NR];                                                           \
         for (int i = 0; i < CCONV_MR; i++) {                                              \
             REAL start = (!accumulate && init && i < m) ? init[i] : (REAL)0;              \
             for (int j = 0; j < NR; j++) acc[i][j] = start;                               \
         }                                                                                 \
         for (int64_t k = 0; k < kc; k++) {                                                \
+            REAL brow[NR]; /* fixed width, so the j loop vectorises */                    \
+            for (int j = 0; j < NR; j++) brow[j] = j < n ? b[j] : (REAL)0;                \
             for (int i = 0; i < CCONV_MR; i++) {                                          \
                 REAL ai = a[i];                                                           \
-                for (int j = 0; j < NR; j++) acc[i][j] += ai * b[j];                      \
+                for (int j = 0; j < NR; j++) acc[i][j] += ai * brow[j];                   \
             }                                                                             \
             a += CCONV_MR;                                                                \
-            b += NR;                                                                      \
+            b += ldb;                                                                     \
         }                                                                                 \
         for (int64_t i = 0; i < m; i++) {                                                 \
             REAL *row = c + i * ldc;                                                      \
