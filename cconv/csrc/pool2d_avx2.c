@@ -1,0 +1,206 @@
+/* AVX2 row micro-kernels for pooling (see pool2d.h for the contract). Only
+ * these functions carry the avx2 target; pool2d_dispatch.c picks them on CPUs
+ * that have it.
+ *
+ * A vector holds LANES neighbouring outputs of one row. Each tap of the window
+ * is one vector: for stride 1 a plain load, for stride 2 the even elements of
+ * two overlapping loads, p[0..LANES) and p[LANES-1..2*LANES-1), so nothing past
+ * the last tap is read. Every lane scans its window in torch's order, so the
+ * results are the scalar kernel's bit for bit. A row's last partial block is
+ * recomputed overlapping the previous one instead of running a scalar tail. */
+#include "pool2d.h"
+
+#ifdef CCONV_POOL2D_HAVE_X86
+#include <immintrin.h>
+#include <math.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+#else
+#define AVX2
+#define INLINE_AVX2 static __forceinline
+#endif
+
+/* ---- tap loads ---------------------------------------------------------------------- */
+
+/* p[0], p[s], ..., p[7s] for s in {1, 2} */
+INLINE_AVX2 __m256 taps_f32(const float *p, const int s) {
+    if (s == 1) return _mm256_loadu_ps(p);
+    const __m256 a = _mm256_loadu_ps(p);     /* p0 .. p7  */
+    const __m256 b = _mm256_loadu_ps(p + 7); /* p7 .. p14 */
+    /* per 128-bit half: a0 a2 b1 b3 -> [p0 p2 p8 p10 | p4 p6 p12 p14] */
+    const __m256 t = _mm256_shuffle_ps(a, b, 0xD8);
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+}
+
+/* p[0], p[s], p[2s], p[3s] for s in {1, 2} */
+INLINE_AVX2 __m256d taps_f64(const double *p, const int s) {
+    if (s == 1) return _mm256_loadu_pd(p);
+    const __m256d a = _mm256_loadu_pd(p);     /* p0 .. p3 */
+    const __m256d b = _mm256_loadu_pd(p + 3); /* p3 .. p6 */
+    const __m256d t = _mm256_shuffle_pd(a, b, 0xA); /* p0 p4 p2 p6 */
+    return _mm256_permute4x64_pd(t, 0xD8);
+}
+
+/* ---- max pooling -------------------------------------------------------------------- */
+
+/* torch's update rule, per lane: take v when v > best or v is NaN. */
+INLINE_AVX2 __m256 take_f32(__m256 v, __m256 best) {
+    return _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+
+INLINE_AVX2 __m256d take_f64(__m256d v, __m256d best) {
+    return _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+}
+
+/* Indices are tracked as int32 (widened on store): the caller checks the plane
+ * is small enough. */
+INLINE_AVX2 void max_row_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
+                             int64_t ih1, int64_t ow_begin, int64_t ow_end, float *y,
+                             int64_t *indices, const int s) {
+    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm256_set1_epi32(s));
+    const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
+    for (int64_t ow = ow_begin; ow < ow_end; ow += 8) {
+        const int64_t o = ow + 8 <= ow_end ? ow : ow_end - 8;
+        const int64_t iw0 = o * s - g->pad_w;
+        __m256 best = neg_inf;
+        __m256i arg = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0)), lane);
+        for (int64_t ih = ih0; ih < ih1; ih += dh) {
+            const float *p = x + ih * W + iw0;
+            const int32_t base = (int32_t)(ih * W + iw0);
+            for (int64_t j = 0; j < kw; j++) {
+                const __m256 v = taps_f32(p + j * dw, s);
+                const __m256 take = take_f32(v, best);
+                const __m256i cand =
+                    _mm256_add_epi32(_mm256_set1_epi32(base + (int32_t)(j * dw)), lane);
+                best = _mm256_blendv_ps(best, v, take);
+                arg = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(arg),
+                                                           _mm256_castsi256_ps(cand), take));
+            }
+        }
+        _mm256_storeu_ps(y + o, best);
+        _mm256_storeu_si256((__m256i *)(indices + o),
+                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(arg)));
+        _mm256_storeu_si256((__m256i *)(indices + o + 4),
+                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(arg, 1)));
+    }
+}
+
+AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const float *x,
+                                        int64_t ih0, int64_t ih1, int64_t ow_begin,
+                                        int64_t ow_end, float *y, int64_t *indices) {
+    /* int32 indices must hold every position, and the start index of an empty window */
+    const int fits_int32 = (g->in_h + 1) * g->in_w < INT32_MAX;
+    if (ow_end - ow_begin < 8 || !fits_int32 || (g->stride_w != 1 && g->stride_w != 2)) {
+        cconv_f32_max_pool2d_row_generic(g, x, ih0, ih1, ow_begin, ow_end, y, indices);
+        return;
+    }
+    if (g->stride_w == 1)
+        max_row_f32(g, x, ih0, ih1, ow_begin, ow_end, y, indices, 1);
+    else
+        max_row_f32(g, x, ih0, ih1, ow_begin, ow_end, y, indices, 2);
+}
+
+INLINE_AVX2 void max_row_f64(const cconv_pool2d_geometry *g, const double *x, int64_t ih0,
+                             int64_t ih1, int64_t ow_begin, int64_t ow_end, double *y,
+                             int64_t *indices, const int s) {
+    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const __m256i lane = _mm256_setr_epi64x(0, s, 2 * s, 3 * s);
+    const __m256d neg_inf = _mm256_set1_pd(-INFINITY);
+    for (int64_t ow = ow_begin; ow < ow_end; ow += 4) {
+        const int64_t o = ow + 4 <= ow_end ? ow : ow_end - 4;
+        const int64_t iw0 = o * s - g->pad_w;
+        __m256d best = neg_inf;
+        __m256i arg = _mm256_add_epi64(_mm256_set1_epi64x(ih0 * W + iw0), lane);
+        for (int64_t ih = ih0; ih < ih1; ih += dh) {
+            const double *p = x + ih * W + iw0;
+            const int64_t base = ih * W + iw0;
+            for (int64_t j = 0; j < kw; j++) {
+                const __m256d v = taps_f64(p + j * dw, s);
+                const __m256d take = take_f64(v, best);
+                const __m256i cand = _mm256_add_epi64(_mm256_set1_epi64x(base + j * dw), lane);
+                best = _mm256_blendv_pd(best, v, take);
+                arg = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(arg),
+                                                           _mm256_castsi256_pd(cand), take));
+            }
+        }
+        _mm256_storeu_pd(y + o, best);
+        _mm256_storeu_si256((__m256i *)(indices + o), arg);
+    }
+}
+
+AVX2 void cconv_f64_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const double *x,
+                                        int64_t ih0, int64_t ih1, int64_t ow_begin,
+                                        int64_t ow_end, double *y, int64_t *indices) {
+    if (ow_end - ow_begin < 4 || (g->stride_w != 1 && g->stride_w != 2)) {
+        cconv_f64_max_pool2d_row_generic(g, x, ih0, ih1, ow_begin, ow_end, y, indices);
+        return;
+    }
+    if (g->stride_w == 1)
+        max_row_f64(g, x, ih0, ih1, ow_begin, ow_end, y, indices, 1);
+    else
+        max_row_f64(g, x, ih0, ih1, ow_begin, ow_end, y, indices, 2);
+}
+
+/* ---- average pooling ---------------------------------------------------------------- */
+
+INLINE_AVX2 void avg_row_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
+                             int64_t ih1, int64_t ow_begin, int64_t ow_end, float divisor,
+                             float *y, const int s) {
+    const int64_t W = g->in_w, kw = g->kernel_w;
+    const __m256 div = _mm256_set1_ps(divisor);
+    for (int64_t ow = ow_begin; ow < ow_end; ow += 8) {
+        const int64_t o = ow + 8 <= ow_end ? ow : ow_end - 8;
+        const float *p = x + o * s - g->pad_w;
+        __m256 sum = _mm256_setzero_ps();
+        for (int64_t ih = ih0; ih < ih1; ih++)
+            for (int64_t j = 0; j < kw; j++) sum = _mm256_add_ps(sum, taps_f32(p + ih * W + j, s));
+        _mm256_storeu_ps(y + o, _mm256_div_ps(sum, div));
+    }
+}
+
+AVX2 void cconv_f32_avg_pool2d_row_avx2(const cconv_pool2d_geometry *g, const float *x,
+                                        int64_t ih0, int64_t ih1, int64_t ow_begin,
+                                        int64_t ow_end, float divisor, float *y) {
+    if (ow_end - ow_begin < 8 || (g->stride_w != 1 && g->stride_w != 2)) {
+        cconv_f32_avg_pool2d_row_generic(g, x, ih0, ih1, ow_begin, ow_end, divisor, y);
+        return;
+    }
+    if (g->stride_w == 1)
+        avg_row_f32(g, x, ih0, ih1, ow_begin, ow_end, divisor, y, 1);
+    else
+        avg_row_f32(g, x, ih0, ih1, ow_begin, ow_end, divisor, y, 2);
+}
+
+INLINE_AVX2 void avg_row_f64(const cconv_pool2d_geometry *g, const double *x, int64_t ih0,
+                             int64_t ih1, int64_t ow_begin, int64_t ow_end, double divisor,
+                             double *y, const int s) {
+    const int64_t W = g->in_w, kw = g->kernel_w;
+    const __m256d div = _mm256_set1_pd(divisor);
+    for (int64_t ow = ow_begin; ow < ow_end; ow += 4) {
+        const int64_t o = ow + 4 <= ow_end ? ow : ow_end - 4;
+        const double *p = x + o * s - g->pad_w;
+        __m256d sum = _mm256_setzero_pd();
+        for (int64_t ih = ih0; ih < ih1; ih++)
+            for (int64_t j = 0; j < kw; j++) sum = _mm256_add_pd(sum, taps_f64(p + ih * W + j, s));
+        _mm256_storeu_pd(y + o, _mm256_div_pd(sum, div));
+    }
+}
+
+AVX2 void cconv_f64_avg_pool2d_row_avx2(const cconv_pool2d_geometry *g, const double *x,
+                                        int64_t ih0, int64_t ih1, int64_t ow_begin,
+                                        int64_t ow_end, double divisor, double *y) {
+    if (ow_end - ow_begin < 4 || (g->stride_w != 1 && g->stride_w != 2)) {
+        cconv_f64_avg_pool2d_row_generic(g, x, ih0, ih1, ow_begin, ow_end, divisor, y);
+        return;
+    }
+    if (g->stride_w == 1)
+        avg_row_f64(g, x, ih0, ih1, ow_begin, ow_end, divisor, y, 1);
+    else
+        avg_row_f64(g, x, ih0, ih1, ow_begin, ow_end, divisor, y, 2);
+}
+
+#endif
