@@ -4,7 +4,7 @@ conv2d and pooling (forward and backward) as Cython + OpenMP kernels with
 AVX2/FMA micro-kernels chosen at run time, behind a NumPy API with
 torch.nn.functional semantics (`cconv.functional`, re-exported here).
 """
-import os
+import os as _os
 
 from cconv import functional
 from cconv._config import show_config
@@ -22,7 +22,7 @@ def get_include():
     `#include "csrc/cconv.h"`, or add `os.path.join(cconv.get_include(), "csrc")`
     to include `"cconv.h"` directly.
     """
-    return os.path.dirname(os.path.abspath(__file__))
+    return _os.path.dirname(_os.path.abspath(__file__))
 
 
 __all__ = [
