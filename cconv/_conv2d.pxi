@@ -48,6 +48,28 @@ cdef extern from "cconv.h" nogil:
                                                const double *gy, double *gw, int64_t k0, int64_t k1,
                                                int64_t q0, int64_t q1, double *ws)
 
+    int64_t cconv_conv2d_direct_rows_per_item_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_direct_rows_per_item_f64(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_forward_direct_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
+    int64_t cconv_conv2d_forward_direct_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
+    void cconv_conv2d_forward_direct_rows_f32(const cconv_conv2d_geometry *g, const float *x,
+                                              const float *packed, const float *bias, float *y,
+                                              int64_t oh0, int64_t oh1, float *ws)
+    void cconv_conv2d_forward_direct_rows_f64(const cconv_conv2d_geometry *g, const double *x,
+                                              const double *packed, const double *bias, double *y,
+                                              int64_t oh0, int64_t oh1, double *ws)
+    cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_f32(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_backward_input_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
+    void cconv_conv2d_backward_input_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
+    int64_t cconv_conv2d_backward_weight_direct_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
+    int64_t cconv_conv2d_backward_weight_direct_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
+    void cconv_conv2d_backward_weight_direct_f32(const cconv_conv2d_geometry *g, const float *x,
+                                                 const float *gy, float *gw, int64_t k0, int64_t k1,
+                                                 int64_t q0, int64_t q1, float *ws)
+    void cconv_conv2d_backward_weight_direct_f64(const cconv_conv2d_geometry *g, const double *x,
+                                                 const double *gy, double *gw, int64_t k0, int64_t k1,
+                                                 int64_t q0, int64_t q1, double *ws)
+
 cdef extern from "tuning.h":
     enum:
         CCONV_MR
@@ -104,20 +126,16 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     cdef cconv_conv2d_geometry g = conv_geometry(
         Cg, x.shape[2], x.shape[3], Kg, out.shape[2], out.shape[3], weight.shape[2],
         weight.shape[3], stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w)
-    cdef Py_ssize_t nr = CCONV_NR_F32 if floating is float else CCONV_NR_F64
-    cdef Py_ssize_t packed_size, ws_size, blocks, block, items, item, n, gi, b, p1
+    cdef Py_ssize_t packed_size, gi
     cdef floating *packed
-    cdef floating *ws
     cdef const floating *bias_ptr = &bias[0] if bias.shape[0] > 0 else NULL
     cdef int failures = 0
     if N == 0 or P == 0 or Kg == 0:
         return 0
     if floating is float:
         packed_size = cconv_conv2d_forward_packed_size_f32(&g)
-        ws_size = cconv_conv2d_forward_workspace_size_f32(&g)
     else:
         packed_size = cconv_conv2d_forward_packed_size_f64(&g)
-        ws_size = cconv_conv2d_forward_workspace_size_f64(&g)
     packed = <floating *> malloc(groups * packed_size * sizeof(floating))
     if packed == NULL:
         return -1
@@ -126,6 +144,30 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
             cconv_conv2d_forward_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
         else:
             cconv_conv2d_forward_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+    # Stride 1 skips im2col, except 1x1 kernels, whose im2col is (nearly) x itself.
+    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1:
+        failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups)
+    else:
+        failures = forward_im2col_items(x, packed, packed_size, bias_ptr, out, &g, groups)
+    free(packed)
+    return -1 if failures else 0
+
+
+cdef int forward_im2col_items(const floating[:, :, :, ::1] x, const floating *packed,
+                              Py_ssize_t packed_size, const floating *bias,
+                              floating[:, :, :, ::1] out, const cconv_conv2d_geometry *g,
+                              Py_ssize_t groups) noexcept nogil:
+    """Any stride: items are (image, group, block of output pixels)."""
+    cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
+    cdef Py_ssize_t P = g.out_h * g.out_w
+    cdef Py_ssize_t nr = CCONV_NR_F32 if floating is float else CCONV_NR_F64
+    cdef Py_ssize_t blocks, block, items, item, n, gi, b, ws_size
+    cdef floating *ws
+    cdef int failures = 0
+    if floating is float:
+        ws_size = cconv_conv2d_forward_workspace_size_f32(g)
+    else:
+        ws_size = cconv_conv2d_forward_workspace_size_f64(g)
     # Split each image's pixels only as far as needed to feed every thread.
     blocks = ceil_div(cconv_max_threads() * ITEMS_PER_THREAD, N * groups)
     blocks = max(1, min(blocks, ceil_div(P, nr)))
@@ -141,20 +183,66 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
                 n = item // (groups * blocks)
                 gi = (item // blocks) % groups
                 b = item % blocks
-                p1 = min(P, (b + 1) * block)
                 if floating is float:
                     cconv_conv2d_forward_tile_f32(
-                        &g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
-                        bias_ptr + gi * Kg if bias_ptr != NULL else NULL,
-                        &out[n, gi * Kg, 0, 0], b * block, p1, ws)
+                        g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                        bias + gi * Kg if bias != NULL else NULL,
+                        &out[n, gi * Kg, 0, 0], b * block, min(P, (b + 1) * block), ws)
                 else:
                     cconv_conv2d_forward_tile_f64(
-                        &g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
-                        bias_ptr + gi * Kg if bias_ptr != NULL else NULL,
-                        &out[n, gi * Kg, 0, 0], b * block, p1, ws)
+                        g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                        bias + gi * Kg if bias != NULL else NULL,
+                        &out[n, gi * Kg, 0, 0], b * block, min(P, (b + 1) * block), ws)
         free(ws)
-    free(packed)
-    return -1 if failures else 0
+    return failures
+
+
+cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *packed,
+                              Py_ssize_t packed_size, const floating *bias,
+                              floating[:, :, :, ::1] out, const cconv_conv2d_geometry *g,
+                              Py_ssize_t groups) noexcept nogil:
+    """Stride 1: items are (image, group, block of output rows); no im2col.
+
+    `x` and `out` are the conv's input and output as laid out for `g` (the
+    input gradient passes dY and dX here with the transposed geometry)."""
+    cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels, OH = g.out_h
+    cdef Py_ssize_t rows, blocks, items, item, n, gi, b, ws_size
+    cdef floating *ws
+    cdef int failures = 0
+    if floating is float:
+        rows = cconv_conv2d_direct_rows_per_item_f32(g)
+    else:
+        rows = cconv_conv2d_direct_rows_per_item_f64(g)
+    # Thinner row blocks when images alone cannot feed every thread.
+    rows = max(1, min(rows, ceil_div(OH, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD,
+                                                  N * groups))))
+    blocks = ceil_div(OH, rows)
+    items = N * groups * blocks
+    if floating is float:
+        ws_size = cconv_conv2d_forward_direct_workspace_size_f32(g, rows)
+    else:
+        ws_size = cconv_conv2d_forward_direct_workspace_size_f64(g, rows)
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // (groups * blocks)
+                gi = (item // blocks) % groups
+                b = item % blocks
+                if floating is float:
+                    cconv_conv2d_forward_direct_rows_f32(
+                        g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                        bias + gi * Kg if bias != NULL else NULL,
+                        &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), ws)
+                else:
+                    cconv_conv2d_forward_direct_rows_f64(
+                        g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                        bias + gi * Kg if bias != NULL else NULL,
+                        &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), ws)
+        free(ws)
+    return failures
 
 
 cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
@@ -177,6 +265,8 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
     cdef int failures = 0
     if N == 0 or Cg == 0:
         return 0
+    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1 and Kg > 0:
+        return backward_input_direct(grad_output, weight, grad_input, &g, groups)
     # Blocks of input channels give N = 1 calls parallel work too.
     blocks = max(1, min(Cg, ceil_div(cconv_max_threads() * 2, N * groups)))
     per_block = ceil_div(Cg, blocks)
@@ -229,6 +319,34 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
     return -1 if failures else 0
 
 
+cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] weight,
+                               floating[:, :, :, ::1] grad_input,
+                               const cconv_conv2d_geometry *g, Py_ssize_t groups) noexcept nogil:
+    """Stride 1: dX is the forward conv of dY with the flipped, transposed kernel."""
+    cdef cconv_conv2d_geometry t = cconv_conv2d_backward_input_direct_geometry_f32(g)
+    cdef Py_ssize_t packed_size, gi, Kg = g.out_channels
+    cdef floating *packed
+    cdef int failures
+    if floating is float:
+        packed_size = cconv_conv2d_forward_packed_size_f32(&t)
+    else:
+        packed_size = cconv_conv2d_forward_packed_size_f64(&t)
+    packed = <floating *> malloc(groups * packed_size * sizeof(floating))
+    if packed == NULL:
+        return -1
+    for gi in prange(groups, num_threads=threads_for(groups)):
+        if floating is float:
+            cconv_conv2d_backward_input_direct_pack_f32(g, &weight[gi * Kg, 0, 0, 0],
+                                                        packed + gi * packed_size)
+        else:
+            cconv_conv2d_backward_input_direct_pack_f64(g, &weight[gi * Kg, 0, 0, 0],
+                                                        packed + gi * packed_size)
+    failures = forward_direct_items(grad_output, packed, packed_size, NULL, grad_input, &t, groups)
+    free(packed)
+    return -1 if failures else 0
+
+
 cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
                                 const floating[:, :, :, ::1] x,
                                 floating[:, :, :, ::1] grad_weight,
@@ -244,6 +362,8 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
         grad_weight.shape[2], grad_weight.shape[3], stride_h, stride_w, pad_top, pad_left,
         dilation_h, dilation_w)
     cdef Py_ssize_t row_blocks, k_blocks, k_per_block, ws_size, items, item, n, gi, qb, kb
+    cdef Py_ssize_t k0, k1, q0, q1
+    cdef bint direct
     cdef Py_ssize_t total = grad_weight.shape[0] * CRS
     cdef floating *ws
     cdef int failures = 0
@@ -258,10 +378,19 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
                           ceil_div(cconv_max_threads() * 2, groups * row_blocks)))
     k_per_block = ceil_div(ceil_div(Kg, k_blocks), CCONV_DOT_MR) * CCONV_DOT_MR
     k_blocks = ceil_div(Kg, k_per_block)
+    direct = stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1
     if floating is float:
-        ws_size = cconv_conv2d_backward_weight_workspace_size_f32(&g, WEIGHT_GRAD_ROWS)
+        if direct:
+            ws_size = cconv_conv2d_backward_weight_direct_workspace_size_f32(
+                &g, WEIGHT_GRAD_ROWS, k_per_block)
+        else:
+            ws_size = cconv_conv2d_backward_weight_workspace_size_f32(&g, WEIGHT_GRAD_ROWS)
     else:
-        ws_size = cconv_conv2d_backward_weight_workspace_size_f64(&g, WEIGHT_GRAD_ROWS)
+        if direct:
+            ws_size = cconv_conv2d_backward_weight_direct_workspace_size_f64(
+                &g, WEIGHT_GRAD_ROWS, k_per_block)
+        else:
+            ws_size = cconv_conv2d_backward_weight_workspace_size_f64(&g, WEIGHT_GRAD_ROWS)
     items = groups * row_blocks * k_blocks
     with parallel(num_threads=threads_for(items)):
         ws = <floating *> malloc(ws_size * sizeof(floating))
@@ -272,19 +401,29 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
                 gi = item // (row_blocks * k_blocks)
                 qb = (item // k_blocks) % row_blocks
                 kb = item % k_blocks
+                k0 = kb * k_per_block
+                k1 = min(Kg, (kb + 1) * k_per_block)
+                q0 = qb * WEIGHT_GRAD_ROWS
+                q1 = min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS)
                 for n in range(N):
                     if floating is float:
-                        cconv_conv2d_backward_weight_tile_f32(
-                            &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
-                            &grad_weight[gi * Kg, 0, 0, 0], kb * k_per_block,
-                            min(Kg, (kb + 1) * k_per_block), qb * WEIGHT_GRAD_ROWS,
-                            min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS), ws)
+                        if direct:
+                            cconv_conv2d_backward_weight_direct_f32(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
+                        else:
+                            cconv_conv2d_backward_weight_tile_f32(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
                     else:
-                        cconv_conv2d_backward_weight_tile_f64(
-                            &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
-                            &grad_weight[gi * Kg, 0, 0, 0], kb * k_per_block,
-                            min(Kg, (kb + 1) * k_per_block), qb * WEIGHT_GRAD_ROWS,
-                            min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS), ws)
+                        if direct:
+                            cconv_conv2d_backward_weight_direct_f64(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
+                        else:
+                            cconv_conv2d_backward_weight_tile_f64(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
         free(ws)
     return -1 if failures else 0
 

@@ -20,6 +20,10 @@
  * than NR pixels at a time spreads each row's index work over 128 copies. */
 #define CCONV_NC 128
 
+/* Stride-1 direct path: output positions per work item (rows of padded
+ * width). 1024 positions x 64 channels of output block = 256 KiB fp32. */
+#define CCONV_DIRECT_POSITIONS 1024
+
 /* Weight gradient: "dot" tile of DOT_MR output channels x DOT_NR im2col rows,
  * reduced along PIXEL_BLOCK contiguous output pixels (12 accumulators). */
 #define CCONV_DOT_MR 4

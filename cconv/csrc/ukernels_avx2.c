@@ -35,6 +35,38 @@ AVX2_FMA static inline __m256i mask_64(int64_t r) {
     c##i##0 = FMADD(ai, b0, c##i##0);                                                     \
     c##i##1 = FMADD(ai, b1, c##i##1);
 
+/* Writes the 12 accumulators to C: whole tiles directly, edge tiles through a
+ * local copy so nothing past m x n is touched. */
+#define GEMM_STORE(REAL, VEC, LANES, NRV)                                                 \
+    REAL tile[CCONV_MR][NRV];                                                             \
+    STOREU(tile[0], c00); STOREU(tile[0] + LANES, c01);                                   \
+    STOREU(tile[1], c10); STOREU(tile[1] + LANES, c11);                                   \
+    STOREU(tile[2], c20); STOREU(tile[2] + LANES, c21);                                   \
+    STOREU(tile[3], c30); STOREU(tile[3] + LANES, c31);                                   \
+    STOREU(tile[4], c40); STOREU(tile[4] + LANES, c41);                                   \
+    STOREU(tile[5], c50); STOREU(tile[5] + LANES, c51);                                   \
+    if (m == CCONV_MR && n == NRV) {                                                      \
+        for (int i = 0; i < CCONV_MR; i++) {                                              \
+            REAL *row = c + i * ldc;                                                      \
+            VEC lo = LOADU(tile[i]), hi = LOADU(tile[i] + LANES);                         \
+            if (accumulate) {                                                             \
+                lo = ADD(lo, LOADU(row));                                                 \
+                hi = ADD(hi, LOADU(row + LANES));                                         \
+            }                                                                             \
+            STOREU(row, lo);                                                              \
+            STOREU(row + LANES, hi);                                                      \
+        }                                                                                 \
+        return;                                                                           \
+    }                                                                                     \
+    /* Edge tile: only the m x n corner is written. */                                    \
+    for (int64_t i = 0; i < m; i++) {                                                     \
+        REAL *row = c + i * ldc;                                                          \
+        if (accumulate)                                                                   \
+            for (int64_t j = 0; j < n; j++) row[j] += tile[i][j];                         \
+        else                                                                              \
+            for (int64_t j = 0; j < n; j++) row[j] = tile[i][j];                          \
+    }
+
 #define GEMM_BODY(REAL, VEC, LANES, NRV)                                                  \
     VEC c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                       \
     {                                                                                     \
@@ -66,34 +98,7 @@ AVX2_FMA static inline __m256i mask_64(int64_t r) {
             b += ldb;                                                                     \
         }                                                                                 \
     }                                                                                     \
-    REAL tile[CCONV_MR][NRV];                                                             \
-    STOREU(tile[0], c00); STOREU(tile[0] + LANES, c01);                                   \
-    STOREU(tile[1], c10); STOREU(tile[1] + LANES, c11);                                   \
-    STOREU(tile[2], c20); STOREU(tile[2] + LANES, c21);                                   \
-    STOREU(tile[3], c30); STOREU(tile[3] + LANES, c31);                                   \
-    STOREU(tile[4], c40); STOREU(tile[4] + LANES, c41);                                   \
-    STOREU(tile[5], c50); STOREU(tile[5] + LANES, c51);                                   \
-    if (m == CCONV_MR && n == NRV) {                                                      \
-        for (int i = 0; i < CCONV_MR; i++) {                                              \
-            REAL *row = c + i * ldc;                                                      \
-            VEC lo = LOADU(tile[i]), hi = LOADU(tile[i] + LANES);                         \
-            if (accumulate) {                                                             \
-                lo = ADD(lo, LOADU(row));                                                 \
-                hi = ADD(hi, LOADU(row + LANES));                                         \
-            }                                                                             \
-            STOREU(row, lo);                                                              \
-            STOREU(row + LANES, hi);                                                      \
-        }                                                                                 \
-        return;                                                                           \
-    }                                                                                     \
-    /* Edge tile: only the m x n corner is written. */                                    \
-    for (int64_t i = 0; i < m; i++) {                                                     \
-        REAL *row = c + i * ldc;                                                          \
-        if (accumulate)                                                                   \
-            for (int64_t j = 0; j < n; j++) row[j] += tile[i][j];                         \
-        else                                                                              \
-            for (int64_t j = 0; j < n; j++) row[j] = tile[i][j];                          \
-    }
+    GEMM_STORE(REAL, VEC, LANES, NRV)
 
 #define BROADCAST _mm256_broadcast_ss
 #define FMADD _mm256_fmadd_ps
@@ -133,6 +138,80 @@ AVX2_FMA void cconv_f64_gemm_6x8_avx2(int64_t kc, const double *a, const double 
                                       const double *init, int accumulate) {
     GEMM_BODY(double, __m256d, 4, CCONV_NR_F64)
 }
+#undef BROADCAST
+#undef FMADD
+#undef SET1
+#undef ZERO
+#undef LOADU
+#undef STOREU
+#undef ADD
+#undef MASK
+#undef MASKLOAD
+
+/* ---- gemm_indirect: B rows through an offset table ----------------------------- */
+
+#define GEMM_INDIRECT_BODY(REAL, VEC, LANES, NRV)                                         \
+    VEC c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                       \
+    {                                                                                     \
+        const int use_init = !accumulate && init;                                         \
+        c00 = c01 = (use_init && m > 0) ? SET1(init[0]) : ZERO();                         \
+        c10 = c11 = (use_init && m > 1) ? SET1(init[1]) : ZERO();                         \
+        c20 = c21 = (use_init && m > 2) ? SET1(init[2]) : ZERO();                         \
+        c30 = c31 = (use_init && m > 3) ? SET1(init[3]) : ZERO();                         \
+        c40 = c41 = (use_init && m > 4) ? SET1(init[4]) : ZERO();                         \
+        c50 = c51 = (use_init && m > 5) ? SET1(init[5]) : ZERO();                         \
+    }                                                                                     \
+    for (int64_t k = 0; k < kc; k++) {                                                    \
+        const REAL *brow = b + offsets[k];                                                \
+        const VEC b0 = LOADU(brow), b1 = LOADU(brow + LANES);                             \
+        VEC ai;                                                                           \
+        GEMM_ROW_FMA(0) GEMM_ROW_FMA(1) GEMM_ROW_FMA(2)                                   \
+        GEMM_ROW_FMA(3) GEMM_ROW_FMA(4) GEMM_ROW_FMA(5)                                   \
+        a += CCONV_MR;                                                                    \
+    }                                                                                     \
+    GEMM_STORE(REAL, VEC, LANES, NRV)
+
+#define BROADCAST _mm256_broadcast_ss
+#define FMADD _mm256_fmadd_ps
+#define SET1 _mm256_set1_ps
+#define ZERO _mm256_setzero_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define ADD _mm256_add_ps
+AVX2_FMA void cconv_f32_gemm_indirect_6x16_avx2(int64_t kc, const float *a, const float *b,
+                                                const int64_t *offsets, float *c, int64_t ldc,
+                                                int64_t m, int64_t n, const float *init,
+                                                int accumulate) {
+    GEMM_INDIRECT_BODY(float, __m256, 8, CCONV_NR_F32)
+}
+#undef BROADCAST
+#undef FMADD
+#undef SET1
+#undef ZERO
+#undef LOADU
+#undef STOREU
+#undef ADD
+
+#define BROADCAST _mm256_broadcast_sd
+#define FMADD _mm256_fmadd_pd
+#define SET1 _mm256_set1_pd
+#define ZERO _mm256_setzero_pd
+#define LOADU _mm256_loadu_pd
+#define STOREU _mm256_storeu_pd
+#define ADD _mm256_add_pd
+AVX2_FMA void cconv_f64_gemm_indirect_6x8_avx2(int64_t kc, const double *a, const double *b,
+                                               const int64_t *offsets, double *c, int64_t ldc,
+                                               int64_t m, int64_t n, const double *init,
+                                               int accumulate) {
+    GEMM_INDIRECT_BODY(double, __m256d, 4, CCONV_NR_F64)
+}
+#undef BROADCAST
+#undef FMADD
+#undef SET1
+#undef ZERO
+#undef LOADU
+#undef STOREU
+#undef ADD
 
 /* ---- dot: 4 x 3 sums reduced along contiguous memory ------------------------------ */
 
@@ -149,12 +228,13 @@ AVX2_FMA static inline double hsum_pd(__m256d v) {
     return _mm_cvtsd_f64(s);
 }
 
-AVX2_FMA void cconv_f32_dot_4x3_avx2(int64_t len, const float *a, int64_t lda, const float *b,
-                                     int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n) {
+AVX2_FMA void cconv_f32_dot_4x3_avx2(int64_t len, const float *a, int64_t lda,
+                                     const float *const *b, float *c, int64_t ldc, int64_t m,
+                                     int64_t n) {
     /* Rows past m / n repeat row 0: always readable, never stored. */
     const float *ar[CCONV_DOT_MR], *br[CCONV_DOT_NR];
     for (int i = 0; i < CCONV_DOT_MR; i++) ar[i] = a + (i < m ? i : 0) * lda;
-    for (int j = 0; j < CCONV_DOT_NR; j++) br[j] = b + (j < n ? j : 0) * ldb;
+    for (int j = 0; j < CCONV_DOT_NR; j++) br[j] = b[j < n ? j : 0];
     __m256 acc[CCONV_DOT_MR][CCONV_DOT_NR];
     for (int i = 0; i < CCONV_DOT_MR; i++)
         for (int j = 0; j < CCONV_DOT_NR; j++) acc[i][j] = _mm256_setzero_ps();
@@ -180,11 +260,12 @@ AVX2_FMA void cconv_f32_dot_4x3_avx2(int64_t len, const float *a, int64_t lda, c
         for (int64_t j = 0; j < n; j++) c[i * ldc + j] += hsum_ps(acc[i][j]);
 }
 
-AVX2_FMA void cconv_f64_dot_4x3_avx2(int64_t len, const double *a, int64_t lda, const double *b,
-                                     int64_t ldb, double *c, int64_t ldc, int64_t m, int64_t n) {
+AVX2_FMA void cconv_f64_dot_4x3_avx2(int64_t len, const double *a, int64_t lda,
+                                     const double *const *b, double *c, int64_t ldc, int64_t m,
+                                     int64_t n) {
     const double *ar[CCONV_DOT_MR], *br[CCONV_DOT_NR];
     for (int i = 0; i < CCONV_DOT_MR; i++) ar[i] = a + (i < m ? i : 0) * lda;
-    for (int j = 0; j < CCONV_DOT_NR; j++) br[j] = b + (j < n ? j : 0) * ldb;
+    for (int j = 0; j < CCONV_DOT_NR; j++) br[j] = b[j < n ? j : 0];
     __m256d acc[CCONV_DOT_MR][CCONV_DOT_NR];
     for (int i = 0; i < CCONV_DOT_MR; i++)
         for (int j = 0; j < CCONV_DOT_NR; j++) acc[i][j] = _mm256_setzero_pd();

@@ -32,14 +32,49 @@
 GEMM_GENERIC(cconv_f32_gemm_6x16_generic, float, CCONV_NR_F32)
 GEMM_GENERIC(cconv_f64_gemm_6x8_generic, double, CCONV_NR_F64)
 
+#define GEMM_INDIRECT_GENERIC(NAME, REAL, NR)                                             \
+    void NAME(int64_t kc, const REAL *a, const REAL *b, const int64_t *offsets, REAL *c,  \
+              int64_t ldc, int64_t m, int64_t n, const REAL *init, int accumulate) {      \
+        REAL acc[CCONV_MR][NR];                                                           \
+        for (int i = 0; i < CCONV_MR; i++) {                                              \
+            REAL start = (!accumulate && init && i < m) ? init[i] : (REAL)0;              \
+            for (int j = 0; j < NR; j++) acc[i][j] = start;                               \
+        }                                                                                 \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            const REAL *brow = b + offsets[k];                                            \
+            for (int i = 0; i < CCONV_MR; i++) {                                          \
+                REAL ai = a[i];                                                           \
+                for (int j = 0; j < NR; j++) acc[i][j] += ai * brow[j];                   \
+            }                                                                             \
+            a += CCONV_MR;                                                                \
+        }                                                                                 \
+        for (int64_t i = 0; i < m; i++) {                                                 \
+            REAL *row = c + i * ldc;                                                      \
+            if (accumulate)                                                               \
+                for (int64_t j = 0; j < n; j++) row[j] += acc[i][j];                      \
+            else                                                                          \
+                for (int64_t j = 0; j < n; j++) row[j] = acc[i][j];                       \
+        }                                                                                 \
+    }
+
+GEMM_INDIRECT_GENERIC(cconv_f32_gemm_indirect_6x16_generic, float, CCONV_NR_F32)
+GEMM_INDIRECT_GENERIC(cconv_f64_gemm_indirect_6x8_generic, double, CCONV_NR_F64)
+
+/* Eight partial sums per dot product, so the p loop vectorises without
+ * reassociation flags. */
 #define DOT_GENERIC(NAME, REAL)                                                           \
-    void NAME(int64_t len, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,        \
-              REAL *c, int64_t ldc, int64_t m, int64_t n) {                               \
+    void NAME(int64_t len, const REAL *a, int64_t lda, const REAL *const *b, REAL *c,     \
+              int64_t ldc, int64_t m, int64_t n) {                                        \
         for (int64_t i = 0; i < m; i++) {                                                 \
             for (int64_t j = 0; j < n; j++) {                                             \
-                const REAL *ai = a + i * lda, *bj = b + j * ldb;                          \
+                const REAL *ai = a + i * lda, *bj = b[j];                                 \
+                REAL part[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                  \
+                int64_t p = 0;                                                            \
+                for (; p + 8 <= len; p += 8)                                              \
+                    for (int l = 0; l < 8; l++) part[l] += ai[p + l] * bj[p + l];         \
                 REAL sum = 0;                                                             \
-                for (int64_t p = 0; p < len; p++) sum += ai[p] * bj[p];                   \
+                for (; p < len; p++) sum += ai[p] * bj[p];                                \
+                for (int l = 0; l < 8; l++) sum += part[l];                               \
                 c[i * ldc + j] += sum;                                                    \
             }                                                                             \
         }                                                                                 \
