@@ -1,0 +1,67 @@
+"""MaxPool2d and AvgPool2d over cconv.functional, torch's output sizes
+(floor by default, ceil_mode=True to round up)."""
+from .. import functional as F
+from .module import Module, compute_dtype
+
+__all__ = ["MaxPool2d", "AvgPool2d"]
+
+
+def _floating(array):
+    return array.astype(compute_dtype(array.dtype), copy=False)
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.dilation, self.ceil_mode = dilation, ceil_mode
+        # flat position of each maximum in its input H*W plane (torch's convention)
+        self.max_indices = None
+
+    def updateOutput(self, input):
+        self.output, self.max_indices = F.max_pool2d(
+            _floating(input), self.kernel_size, self.stride, self.padding, self.dilation,
+            self.ceil_mode, return_indices=True)
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        gradOutput = gradOutput.astype(self.output.dtype, copy=False)
+        self.gradInput = F.max_pool2d_backward(gradOutput, self.max_indices, input.shape)
+        return self.gradInput
+
+    def __repr__(self):
+        return f"MaxPool2d(kernel_size={self.kernel_size}" + _extra(self) + ")"
+
+
+class AvgPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+
+    def _geometry(self):
+        return (self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                self.count_include_pad, self.divisor_override)
+
+    def updateOutput(self, input):
+        self.output = F.avg_pool2d(_floating(input), *self._geometry())
+        return self.output
+
+    def updateGradInput(self, input, gradOutput):
+        gradOutput = gradOutput.astype(compute_dtype(input.dtype), copy=False)
+        self.gradInput = F.avg_pool2d_backward(gradOutput, input.shape, *self._geometry())
+        return self.gradInput
+
+    def __repr__(self):
+        return f"AvgPool2d(kernel_size={self.kernel_size}" + _extra(self) + ")"
+
+
+_DEFAULTS = dict(stride=None, padding=0, dilation=1, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None)
+
+
+def _extra(module):
+    return "".join(f", {name}={getattr(module, name)!r}" for name, default in _DEFAULTS.items()
+                   if hasattr(module, name) and getattr(module, name) != default)

@@ -1,0 +1,78 @@
+"""The homework's optimizers: update parameter arrays in place.
+
+`variables` and `gradients` are what `Sequential.getParameters()` and
+`getGradParameters()` return (lists of per-module lists, nested for nested
+containers; a flat list of arrays works too). Per-variable state is keyed by
+the variable's position in that traversal, so `state` can be kept across calls.
+"""
+import numpy as np
+
+__all__ = ["sgd_momentum", "adam_optimizer"]
+
+
+def _leaves(variables):
+    if isinstance(variables, np.ndarray):
+        yield variables
+        return
+    for item in variables:
+        yield from _leaves(item)
+
+
+def _pairs(variables, gradients):
+    variables, gradients = list(_leaves(variables)), list(_leaves(gradients))
+    if len(variables) != len(gradients):
+        raise ValueError(f"{len(variables)} variables but {len(gradients)} gradients")
+    for index, (variable, gradient) in enumerate(zip(variables, gradients)):
+        if variable.shape != gradient.shape:
+            raise ValueError(f"variable {index} has shape {variable.shape}, "
+                             f"its gradient {gradient.shape}")
+        yield index, variable, gradient
+
+
+def _require(config, keys):
+    missing = [key for key in keys if key not in config]
+    if missing:
+        raise KeyError(f"optimizer config lacks {missing}")
+
+
+def sgd_momentum(variables, gradients, config, state):
+    """v = momentum * v + learning_rate * g;  x -= v.
+
+    (torch.optim.SGD keeps v = momentum * v + g, x -= lr * v: the same steps
+    while the learning rate is constant.) State: 'accumulated_grads'.
+    """
+    _require(config, ("learning_rate", "momentum"))
+    lr, momentum = config["learning_rate"], config["momentum"]
+    accumulated = state.setdefault("accumulated_grads", {})
+    for index, variable, gradient in _pairs(variables, gradients):
+        velocity = accumulated.setdefault(index, np.zeros_like(variable))
+        velocity *= momentum
+        velocity += lr * gradient
+        variable -= velocity
+
+
+def adam_optimizer(variables, gradients, config, state):
+    """Adam with the bias corrections folded into the step size:
+    m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g**2;
+    x -= lr * sqrt(1-b2**t) / (1-b1**t) * m / (sqrt(v) + epsilon).
+    State: 'm', 'v' (per variable) and 't' (the step count).
+    """
+    _require(config, ("learning_rate", "beta1", "beta2", "epsilon"))
+    beta1, beta2, eps = config["beta1"], config["beta2"], config["epsilon"]
+    first = state.setdefault("m", {})
+    second = state.setdefault("v", {})
+    state["t"] = state.get("t", 0) + 1
+    t = state["t"]
+    lr_t = config["learning_rate"] * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    for index, variable, gradient in _pairs(variables, gradients):
+        m = first.setdefault(index, np.zeros_like(variable))
+        v = second.setdefault(index, np.zeros_like(variable))
+        m *= beta1
+        m += (1 - beta1) * gradient
+        v *= beta2
+        v += (1 - beta2) * np.square(gradient)
+        step = np.sqrt(v)
+        step += eps
+        np.divide(m, step, out=step)
+        step *= lr_t
+        variable -= step
