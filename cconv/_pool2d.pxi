@@ -7,6 +7,7 @@
 # ceil_mode included).
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 cdef extern from "pool2d.h" nogil:
@@ -34,9 +35,11 @@ cdef extern from "pool2d.h" nogil:
     void cconv_avg_pool2d_forward_plane_f64(const cconv_pool2d_geometry *g, const double *x,
                                             double *y)
     void cconv_avg_pool2d_backward_plane_f32(const cconv_pool2d_geometry *g,
-                                             const float *grad_output, float *grad_input)
+                                             const float *grad_output, float *grad_input,
+                                             float *workspace)
     void cconv_avg_pool2d_backward_plane_f64(const cconv_pool2d_geometry *g,
-                                             const double *grad_output, double *grad_input)
+                                             const double *grad_output, double *grad_input,
+                                             double *workspace)
 
 
 cdef inline cconv_pool2d_geometry pool2d_geometry(
@@ -162,11 +165,20 @@ cdef int avg_pool2d_backward(const floating[:, :, :, ::1] grad_output,
         kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, 1, 1,
         count_include_pad, divisor_override)
     cdef const floating *gop = &grad_output[0, 0, 0, 0]
-    for p in prange(planes, schedule="static", num_threads=threads_for(planes)):
+    # one row of workspace per thread (cconv_thread_id() < threads)
+    cdef int threads = threads_for(planes)
+    cdef Py_ssize_t ws_row = grad_input.shape[3] + grad_output.shape[3]
+    cdef floating *workspace = <floating *>malloc(threads * ws_row * sizeof(floating))
+    if workspace == NULL:
+        return -1
+    for p in prange(planes, schedule="static", num_threads=threads):
         if floating is float:
-            cconv_avg_pool2d_backward_plane_f32(&g, gop + p * out_size, gip + p * in_size)
+            cconv_avg_pool2d_backward_plane_f32(&g, gop + p * out_size, gip + p * in_size,
+                                                workspace + cconv_thread_id() * ws_row)
         else:
-            cconv_avg_pool2d_backward_plane_f64(&g, gop + p * out_size, gip + p * in_size)
+            cconv_avg_pool2d_backward_plane_f64(&g, gop + p * out_size, gip + p * in_size,
+                                                workspace + cconv_thread_id() * ws_row)
+    free(workspace)
     return 0
 
 

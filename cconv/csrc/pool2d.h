@@ -41,9 +41,10 @@ typedef struct cconv_pool2d_geometry {
                                                const int64_t *indices, REAL *grad_input); \
     void cconv_avg_pool2d_forward_plane_##SFX(const cconv_pool2d_geometry *g,             \
                                               const REAL *x, REAL *y);                    \
-    /* grad_input is overwritten */                                                       \
+    /* grad_input is overwritten; workspace holds in_w + out_w elements */              \
     void cconv_avg_pool2d_backward_plane_##SFX(const cconv_pool2d_geometry *g,            \
-                                               const REAL *grad_output, REAL *grad_input);
+                                               const REAL *grad_output, REAL *grad_input, \
+                                               REAL *workspace);
 
 CCONV_DECLARE_POOL2D(float, f32)
 CCONV_DECLARE_POOL2D(double, f64)

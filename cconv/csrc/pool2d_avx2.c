@@ -54,39 +54,59 @@ INLINE_AVX2 __m256d take_f64(__m256d v, __m256d best) {
     return _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
 }
 
-/* Indices are tracked as int32 (widened on store): the caller checks the plane
- * is small enough. */
+/* NB blocks of 8 outputs starting at column o: NB independent update chains,
+ * so the compare/blend latency of one overlaps the other's. Indices are
+ * tracked as int32 (widened on store): the caller checks the plane is small
+ * enough. */
+INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
+                                int64_t ih1, int64_t o, float *y, int64_t *indices,
+                                const int s, const int NB) {
+    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const int64_t iw0 = o * s - g->pad_w;
+    const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                            _mm256_set1_epi32(s));
+    const __m256i tap_step = _mm256_set1_epi32((int32_t)dw);
+    const __m256i row_step = _mm256_set1_epi32((int32_t)(dh * W));
+    __m256 best[2];
+    __m256i arg[2], row_cand[2];
+    for (int b = 0; b < NB; b++) {
+        best[b] = _mm256_set1_ps(-INFINITY);
+        row_cand[b] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0 + 8 * s * b)),
+                                       lane);
+        arg[b] = row_cand[b];
+    }
+    for (int64_t ih = ih0; ih < ih1; ih += dh) {
+        const float *p = x + ih * W + iw0;
+        __m256i cand[2];
+        for (int b = 0; b < NB; b++) cand[b] = row_cand[b];
+        for (int64_t j = 0; j < kw; j++) {
+            for (int b = 0; b < NB; b++) {
+                const __m256 v = taps_f32(p + j * dw + 8 * s * b, s);
+                const __m256 take = take_f32(v, best[b]);
+                best[b] = _mm256_blendv_ps(best[b], v, take);
+                arg[b] = _mm256_castps_si256(_mm256_blendv_ps(
+                    _mm256_castsi256_ps(arg[b]), _mm256_castsi256_ps(cand[b]), take));
+                cand[b] = _mm256_add_epi32(cand[b], tap_step);
+            }
+        }
+        for (int b = 0; b < NB; b++) row_cand[b] = _mm256_add_epi32(row_cand[b], row_step);
+    }
+    for (int b = 0; b < NB; b++) {
+        _mm256_storeu_ps(y + o + 8 * b, best[b]);
+        _mm256_storeu_si256((__m256i *)(indices + o + 8 * b),
+                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(arg[b])));
+        _mm256_storeu_si256((__m256i *)(indices + o + 8 * b + 4),
+                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(arg[b], 1)));
+    }
+}
+
 INLINE_AVX2 void max_row_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
                              int64_t ih1, int64_t ow_begin, int64_t ow_end, float *y,
                              int64_t *indices, const int s) {
-    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
-    const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                            _mm256_set1_epi32(s));
-    const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
-    for (int64_t ow = ow_begin; ow < ow_end; ow += 8) {
-        const int64_t o = ow + 8 <= ow_end ? ow : ow_end - 8;
-        const int64_t iw0 = o * s - g->pad_w;
-        __m256 best = neg_inf;
-        __m256i arg = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0)), lane);
-        for (int64_t ih = ih0; ih < ih1; ih += dh) {
-            const float *p = x + ih * W + iw0;
-            const int32_t base = (int32_t)(ih * W + iw0);
-            for (int64_t j = 0; j < kw; j++) {
-                const __m256 v = taps_f32(p + j * dw, s);
-                const __m256 take = take_f32(v, best);
-                const __m256i cand =
-                    _mm256_add_epi32(_mm256_set1_epi32(base + (int32_t)(j * dw)), lane);
-                best = _mm256_blendv_ps(best, v, take);
-                arg = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(arg),
-                                                           _mm256_castsi256_ps(cand), take));
-            }
-        }
-        _mm256_storeu_ps(y + o, best);
-        _mm256_storeu_si256((__m256i *)(indices + o),
-                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(arg)));
-        _mm256_storeu_si256((__m256i *)(indices + o + 4),
-                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(arg, 1)));
-    }
+    int64_t ow = ow_begin;
+    for (; ow + 16 <= ow_end; ow += 16) max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, 2);
+    for (; ow < ow_end; ow += 8)
+        max_blocks_f32(g, x, ih0, ih1, ow + 8 <= ow_end ? ow : ow_end - 8, y, indices, s, 1);
 }
 
 AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const float *x,
@@ -104,32 +124,50 @@ AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const fl
         max_row_f32(g, x, ih0, ih1, ow_begin, ow_end, y, indices, 2);
 }
 
+INLINE_AVX2 void max_blocks_f64(const cconv_pool2d_geometry *g, const double *x, int64_t ih0,
+                                int64_t ih1, int64_t o, double *y, int64_t *indices,
+                                const int s, const int NB) {
+    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const int64_t iw0 = o * s - g->pad_w;
+    const __m256i lane = _mm256_setr_epi64x(0, s, 2 * s, 3 * s);
+    const __m256i tap_step = _mm256_set1_epi64x(dw);
+    const __m256i row_step = _mm256_set1_epi64x(dh * W);
+    __m256d best[2];
+    __m256i arg[2], row_cand[2];
+    for (int b = 0; b < NB; b++) {
+        best[b] = _mm256_set1_pd(-INFINITY);
+        row_cand[b] = _mm256_add_epi64(_mm256_set1_epi64x(ih0 * W + iw0 + 4 * s * b), lane);
+        arg[b] = row_cand[b];
+    }
+    for (int64_t ih = ih0; ih < ih1; ih += dh) {
+        const double *p = x + ih * W + iw0;
+        __m256i cand[2];
+        for (int b = 0; b < NB; b++) cand[b] = row_cand[b];
+        for (int64_t j = 0; j < kw; j++) {
+            for (int b = 0; b < NB; b++) {
+                const __m256d v = taps_f64(p + j * dw + 4 * s * b, s);
+                const __m256d take = take_f64(v, best[b]);
+                best[b] = _mm256_blendv_pd(best[b], v, take);
+                arg[b] = _mm256_castpd_si256(_mm256_blendv_pd(
+                    _mm256_castsi256_pd(arg[b]), _mm256_castsi256_pd(cand[b]), take));
+                cand[b] = _mm256_add_epi64(cand[b], tap_step);
+            }
+        }
+        for (int b = 0; b < NB; b++) row_cand[b] = _mm256_add_epi64(row_cand[b], row_step);
+    }
+    for (int b = 0; b < NB; b++) {
+        _mm256_storeu_pd(y + o + 4 * b, best[b]);
+        _mm256_storeu_si256((__m256i *)(indices + o + 4 * b), arg[b]);
+    }
+}
+
 INLINE_AVX2 void max_row_f64(const cconv_pool2d_geometry *g, const double *x, int64_t ih0,
                              int64_t ih1, int64_t ow_begin, int64_t ow_end, double *y,
                              int64_t *indices, const int s) {
-    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
-    const __m256i lane = _mm256_setr_epi64x(0, s, 2 * s, 3 * s);
-    const __m256d neg_inf = _mm256_set1_pd(-INFINITY);
-    for (int64_t ow = ow_begin; ow < ow_end; ow += 4) {
-        const int64_t o = ow + 4 <= ow_end ? ow : ow_end - 4;
-        const int64_t iw0 = o * s - g->pad_w;
-        __m256d best = neg_inf;
-        __m256i arg = _mm256_add_epi64(_mm256_set1_epi64x(ih0 * W + iw0), lane);
-        for (int64_t ih = ih0; ih < ih1; ih += dh) {
-            const double *p = x + ih * W + iw0;
-            const int64_t base = ih * W + iw0;
-            for (int64_t j = 0; j < kw; j++) {
-                const __m256d v = taps_f64(p + j * dw, s);
-                const __m256d take = take_f64(v, best);
-                const __m256i cand = _mm256_add_epi64(_mm256_set1_epi64x(base + j * dw), lane);
-                best = _mm256_blendv_pd(best, v, take);
-                arg = _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(arg),
-                                                           _mm256_castsi256_pd(cand), take));
-            }
-        }
-        _mm256_storeu_pd(y + o, best);
-        _mm256_storeu_si256((__m256i *)(indices + o), arg);
-    }
+    int64_t ow = ow_begin;
+    for (; ow + 8 <= ow_end; ow += 8) max_blocks_f64(g, x, ih0, ih1, ow, y, indices, s, 2);
+    for (; ow < ow_end; ow += 4)
+        max_blocks_f64(g, x, ih0, ih1, ow + 4 <= ow_end ? ow : ow_end - 4, y, indices, s, 1);
 }
 
 AVX2 void cconv_f64_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const double *x,
