@@ -1,0 +1,100 @@
+"""The benchmark harness (cconv.bench) on tiny cases: record and JSON structure,
+the ratio and geometric-mean arithmetic, the checks. No timing assertions."""
+import json
+import math
+import shutil
+
+import pytest
+
+from cconv import bench
+from cconv.bench import report
+from cconv.bench.__main__ import main
+from cconv.bench.cases import ConvCase, PoolCase
+
+TINY = [ConvCase(2, 3, 9, 9, 4, 3, 3, stride=2, pad=1), PoolCase(2, 3, 8, 8, 3, stride=2, pad=1)]
+PEERS = ["cconv", "numpy"]
+
+
+@pytest.fixture(scope="module")
+def records():
+    return bench.run_suite(cases=TINY, peers=PEERS, threads=1, repeat=2, peak=False)
+
+
+def test_one_record_per_case_and_pass(records):
+    assert [(r["op"], r["case"], r["pass"]) for r in records] == [
+        ("conv", TINY[0].id, "fwd"), ("conv", TINY[0].id, "fwd+bwd"),
+        ("pool", TINY[1].id, "fwd"), ("pool", TINY[1].id, "fwd+bwd")]
+    for r in records:
+        assert set(r["peers"]) == set(PEERS)
+        for stats in r["peers"].values():
+            assert stats["rounds"] == 2
+            assert 0 < stats["min_ms"] <= stats["median_ms"]
+            assert stats["rate"] > 0
+        assert r["dtype"] == "float32" and r["layout"] == "NCHW" and r["threads"] == 1
+
+
+def test_ratio_is_cconv_over_the_best_other_peer(records):
+    for r in records:
+        others = {n: s["median_ms"] for n, s in r["peers"].items() if n != "cconv"}
+        assert r["best_peer"] == min(others, key=others.get)
+        assert r["ratio"] == pytest.approx(r["peers"]["cconv"]["median_ms"] / min(others.values()))
+    expected = math.exp(sum(math.log(r["ratio"]) for r in records) / len(records))
+    assert report.geomean_ratios(records) == pytest.approx(expected)
+
+
+def test_peers_agree_with_cconv(records):
+    # the one correctness check per case: the NumPy im2col reference matches cconv
+    for r in records:
+        assert r["checked_against"] == "cconv"
+        assert r["peers"]["numpy"]["max_rel_diff"] < 1e-5
+        assert r["warnings"] == []
+
+
+def test_work_counts():
+    case = ConvCase(2, 4, 5, 5, 3, 3, 3)  # output 2x3x3x3
+    assert case.work("fwd") == 2 * 2 * 3 * 4 * 3 * 3 * 3 * 3
+    assert case.work("fwd+bwd") == 3 * case.work("fwd")
+    pool = PoolCase(1, 1, 4, 4, 2)  # 16 in, 4 out
+    assert pool.work("fwd") == 16 * 4 + 4 * 4 + 4 * 8
+    assert pool.work("fwd+bwd") == 2 * pool.work("fwd")
+
+
+def test_markdown_and_json(records):
+    table = report.markdown(records)
+    rows = [line for line in table.splitlines() if line.startswith("| conv") or
+            line.startswith("| pool")]
+    assert len(rows) == len(records)
+    assert f"{records[0]['ratio']:.2f}" in rows[0]
+    assert "Geometric mean" in table
+    document = json.loads(report.to_json(records, bench.environment(1), {"numpy": "x"}))
+    assert len(document["records"]) == len(records)
+    assert document["geomean_ratio"]["all"] == pytest.approx(report.geomean_ratios(records))
+
+
+def test_unknown_peer_and_layout():
+    with pytest.raises(ValueError, match="unknown peer"):
+        bench.run_suite(cases=TINY[:1], peers=["nope"], peak=False)
+    with pytest.raises(NotImplementedError, match="NHWC"):
+        bench.run_suite(cases=TINY[:1], layout="NHWC", peak=False)
+
+
+def test_cli_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--ops", "pool", "--case", "64x3x28x28", "--passes", "fwd", "--repeat", "1",
+                 "--no-peak", "--peers", "cconv,numpy", "--json", str(out)]) == 0
+    assert "| pool | 64x3x28x28 k2 stride 1 | fwd |" in capsys.readouterr().out
+    records = json.loads(out.read_text())["records"]
+    assert len(records) == 1 and "ratio" in records[0]
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="no C compiler")
+def test_peak_probe():
+    peak = bench.measure_peak(1)
+    assert peak["threads"] == 1
+    assert peak["fp32_gflops"] > 0 and peak["fp64_gflops"] > 0 and peak["copy_gbs"] > 0
+
+
+def test_memory_mode_runs_in_a_child():
+    (result,) = bench.measure_memory(["cconv"], threads=1)
+    assert result["peer"] == "cconv" and "skipped" not in result
+    assert result["peak_mib"] >= result["before_mib"] > 0
