@@ -9,22 +9,56 @@ from cython.parallel cimport prange
 from libc.string cimport memset
 
 
+cdef inline void copy_taps(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    # Patches are a few elements wide: spelled out, the common widths cost a
+    # few moves instead of a loop set-up each.
+    if n == 3:
+        dst[0] = src[0]
+        dst[1] = src[1]
+        dst[2] = src[2]
+    elif n == 1:
+        dst[0] = src[0]
+    elif n == 2:
+        dst[0] = src[0]
+        dst[1] = src[1]
+    else:
+        for i in range(n):
+            dst[i] = src[i]
+
+
+cdef inline void add_taps(floating *dst, const floating *src, Py_ssize_t n) noexcept nogil:
+    if n == 3:
+        dst[0] += src[0]
+        dst[1] += src[1]
+        dst[2] += src[2]
+    elif n == 1:
+        dst[0] += src[0]
+    elif n == 2:
+        dst[0] += src[0]
+        dst[1] += src[1]
+    else:
+        for i in range(n):
+            dst[i] += src[i]
+
+
 cdef inline void im2col_row(const floating *x, floating *dst, Py_ssize_t C, Py_ssize_t H,
                             Py_ssize_t W, Py_ssize_t filter_h, Py_ssize_t filter_w,
                             Py_ssize_t ih0, Py_ssize_t iw0) noexcept nogil:
     """One col row: the patch of image x (C, H, W) whose top-left corner is (ih0, iw0)."""
     cdef Py_ssize_t c, fh, fw, ih, iw
     cdef const floating *src
-    cdef bint inside = (ih0 >= 0 and iw0 >= 0 and ih0 + filter_h <= H
-                        and iw0 + filter_w <= W)
+    if ih0 >= 0 and iw0 >= 0 and ih0 + filter_h <= H and iw0 + filter_w <= W:
+        for c in range(C):
+            src = x + (c * H + ih0) * W + iw0
+            for fh in range(filter_h):
+                copy_taps(dst, src, filter_w)
+                src += W
+                dst += filter_w
+        return
     for c in range(C):
         for fh in range(filter_h):
             ih = ih0 + fh
-            if inside:
-                src = x + (c * H + ih) * W + iw0
-                for fw in range(filter_w):
-                    dst[fw] = src[fw]
-            elif ih < 0 or ih >= H:
+            if ih < 0 or ih >= H:
                 for fw in range(filter_w):
                     dst[fw] = 0
             else:
@@ -43,16 +77,18 @@ cdef inline void col2im_row(const floating *src, floating *out, Py_ssize_t c_beg
     into image out (C, H, W); taps falling in the padding are dropped."""
     cdef Py_ssize_t c, fh, fw, ih, iw
     cdef floating *row
-    cdef bint inside = (ih0 >= 0 and iw0 >= 0 and ih0 + filter_h <= H
-                        and iw0 + filter_w <= W)
+    if ih0 >= 0 and iw0 >= 0 and ih0 + filter_h <= H and iw0 + filter_w <= W:
+        for c in range(c_begin, c_end):
+            row = out + (c * H + ih0) * W + iw0
+            for fh in range(filter_h):
+                add_taps(row, src, filter_w)
+                row += W
+                src += filter_w
+        return
     for c in range(c_begin, c_end):
         for fh in range(filter_h):
             ih = ih0 + fh
-            if inside:
-                row = out + (c * H + ih) * W + iw0
-                for fw in range(filter_w):
-                    row[fw] += src[fw]
-            elif 0 <= ih < H:
+            if 0 <= ih < H:
                 row = out + (c * H + ih) * W
                 for fw in range(filter_w):
                     iw = iw0 + fw
