@@ -36,6 +36,31 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
 cdef int conv2d_backward_bias(const floating[:, :, :, ::1] grad_output,
                               floating[::1] grad_bias) noexcept nogil
 
+# channels last (TensorFlow layout): x (N, H, W, C), weight HWIO (R, S, C/groups, K),
+# out (N, OH, OW, K); same conventions otherwise.
+cdef int conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
+                             const floating[::1] bias, floating[:, :, :, ::1] out,
+                             Py_ssize_t stride_h, Py_ssize_t stride_w,
+                             Py_ssize_t pad_top, Py_ssize_t pad_left,
+                             Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                             Py_ssize_t groups) noexcept nogil
+cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
+                                    const floating[:, :, :, ::1] weight,
+                                    floating[:, :, :, ::1] grad_input,
+                                    Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                    Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                    Py_ssize_t groups) noexcept nogil
+cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
+                                     const floating[:, :, :, ::1] x,
+                                     floating[:, :, :, ::1] grad_weight,
+                                     Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                     Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                     Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                     Py_ssize_t groups) noexcept nogil
+cdef int conv2d_backward_bias_nhwc(const floating[:, :, :, ::1] grad_output,
+                                   floating[::1] grad_bias) noexcept nogil
+
 # max pooling: indices are flat positions in each input H*W plane (torch's).
 cdef int max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                             int64_t[:, :, :, ::1] indices,

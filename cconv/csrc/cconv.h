@@ -75,7 +75,33 @@ typedef struct cconv_conv2d_geometry {
     void cconv_conv2d_backward_weight_direct_##SFX(                                      \
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *grad_output,          \
         REAL *grad_weight, int64_t k_begin, int64_t k_end, int64_t row_begin,            \
-        int64_t row_end, REAL *workspace);
+        int64_t row_end, REAL *workspace);                                               \
+    /* channels last: x, y group-relative, *_stride = distance between pixels */        \
+    int64_t cconv_conv2d_nhwc_forward_workspace_size_##SFX(                              \
+        const cconv_conv2d_geometry *g, int64_t rows);                                   \
+    void cconv_conv2d_nhwc_forward_rows_##SFX(                                           \
+        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride, const REAL *w,  \
+        int64_t w_stride, const REAL *bias, REAL *y, int64_t y_stride, int64_t oh_begin, \
+        int64_t oh_end, REAL *workspace);                                                \
+    cconv_conv2d_geometry cconv_conv2d_nhwc_backward_input_geometry_##SFX(               \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_nhwc_backward_input_pack_##SFX(const cconv_conv2d_geometry *g,     \
+                                                     const REAL *w, int64_t w_stride,    \
+                                                     REAL *packed);                      \
+    void cconv_conv2d_nhwc_transpose_filter_##SFX(const cconv_conv2d_geometry *g,        \
+                                                  const REAL *w, int64_t w_stride,       \
+                                                  REAL *wt);                             \
+    int64_t cconv_conv2d_nhwc_backward_input_workspace_size_##SFX(                       \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_nhwc_backward_input_scatter_##SFX(                                 \
+        const cconv_conv2d_geometry *g, const REAL *grad_output, int64_t gy_stride,      \
+        const REAL *wt, REAL *grad_input, int64_t gx_stride, REAL *workspace);           \
+    int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_##SFX(                      \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_nhwc_backward_weight_##SFX(                                        \
+        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride,                 \
+        const REAL *grad_output, int64_t gy_stride, REAL *grad_weight, int64_t gw_stride, \
+        int64_t q_begin, int64_t q_end, REAL *workspace);
 
 CCONV_DECLARE_CONV2D(float, f32)
 CCONV_DECLARE_CONV2D(double, f64)

@@ -8,8 +8,10 @@
 #define NR CCONV_NR_F32
 #define GEMM_UKERNEL_TYPE cconv_gemm_ukernel_f32
 #define GEMM_UKERNEL cconv_ukernels.gemm_f32
-#define GEMM_INDIRECT_UKERNEL_TYPE cconv_gemm_indirect_ukernel_f32
-#define GEMM_INDIRECT_UKERNEL cconv_ukernels.gemm_indirect_f32
+#define GEMM_INDIRECT_B_UKERNEL_TYPE cconv_gemm_indirect_b_ukernel_f32
+#define GEMM_INDIRECT_B_UKERNEL cconv_ukernels.gemm_indirect_b_f32
+#define GEMM_INDIRECT_A_UKERNEL_TYPE cconv_gemm_indirect_a_ukernel_f32
+#define GEMM_INDIRECT_A_UKERNEL cconv_ukernels.gemm_indirect_a_f32
 #define DOT_UKERNEL_TYPE cconv_dot_ukernel_f32
 #define DOT_UKERNEL cconv_ukernels.dot_f32
 
@@ -23,3 +25,4 @@ static inline int64_t crs_of(const cconv_conv2d_geometry *g) {
 #include "generic/conv2d_backward_input.inc"
 #include "generic/conv2d_backward_weight.inc"
 #include "generic/conv2d_direct.inc"
+#include "generic/conv2d_nhwc.inc"

@@ -10,19 +10,22 @@
 
 static const cconv_ukernel_table generic_table = {
     "generic", cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
-    cconv_f32_gemm_indirect_6x16_generic, cconv_f64_gemm_indirect_6x8_generic,
+    cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
+    cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic};
 
 #ifdef CCONV_HAVE_X86
 static const cconv_ukernel_table avx2_table = {
     "avx2-fma", cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2,
-    cconv_f32_gemm_indirect_6x16_avx2, cconv_f64_gemm_indirect_6x8_avx2, cconv_f32_dot_4x3_avx2,
+    cconv_f32_gemm_indirect_b_6x16_avx2, cconv_f64_gemm_indirect_b_6x8_avx2,
+    cconv_f32_gemm_indirect_a_6x16_avx2, cconv_f64_gemm_indirect_a_6x8_avx2, cconv_f32_dot_4x3_avx2,
     cconv_f64_dot_4x3_avx2};
 #endif
 
 cconv_ukernel_table cconv_ukernels = {
     "generic", cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
-    cconv_f32_gemm_indirect_6x16_generic, cconv_f64_gemm_indirect_6x8_generic,
+    cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
+    cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic};
 
 int cconv_cpu_supports_avx2_fma(void) {

@@ -6,9 +6,14 @@
  *   C is row-major with row stride ldc, m <= MR. With accumulate == 0 the
  *   start value of row i is init[i] (or 0 when init is NULL); edges are
  *   handled inside the kernel.
- * gemm_indirect: the same, but B row k is b + offsets[k] and all NR entries of
+ * gemm_indirect_b: the same, but B row k is b + offsets[k] and all NR entries of
  *   every row are read (callers leave slack); n <= NR only limits the store.
  *   This lets a stride-1 conv read its taps straight from a padded image.
+ * gemm_indirect_a: C[m x n] (+)= A * B where A(i, k) = a_rows[i][koffsets[k]]
+ *   (rows past m may repeat row 0) and B row k is b + k * ldb, of which the
+ *   first n (<= NR) entries are read. With accumulate == 0 column j starts at
+ *   bias_cols[j] (or 0). This is the channels-last (NHWC) kernel: rows are
+ *   pixels (or filter taps) found through pointers, columns are channels.
  * dot: C[i][j] += sum_p a[i*lda + p] * b[j][p] for p < len, i < m <= DOT_MR,
  *   j < n <= DOT_NR: the reduction runs along contiguous memory. */
 #ifndef CCONV_UKERNELS_H
@@ -23,14 +28,24 @@ typedef void (*cconv_gemm_ukernel_f32)(int64_t kc, const float *a, const float *
 typedef void (*cconv_gemm_ukernel_f64)(int64_t kc, const double *a, const double *b,
                                        int64_t ldb, double *c, int64_t ldc, int64_t m, int64_t n, const double *init,
                                        int accumulate);
-typedef void (*cconv_gemm_indirect_ukernel_f32)(int64_t kc, const float *a, const float *b,
+typedef void (*cconv_gemm_indirect_b_ukernel_f32)(int64_t kc, const float *a, const float *b,
                                                 const int64_t *offsets, float *c, int64_t ldc,
                                                 int64_t m, int64_t n, const float *init,
                                                 int accumulate);
-typedef void (*cconv_gemm_indirect_ukernel_f64)(int64_t kc, const double *a, const double *b,
+typedef void (*cconv_gemm_indirect_b_ukernel_f64)(int64_t kc, const double *a, const double *b,
                                                 const int64_t *offsets, double *c, int64_t ldc,
                                                 int64_t m, int64_t n, const double *init,
                                                 int accumulate);
+typedef void (*cconv_gemm_indirect_a_ukernel_f32)(int64_t kc, const float *const *a_rows,
+                                                  const int64_t *koffsets, const float *b,
+                                                  int64_t ldb, float *c, int64_t ldc, int64_t m,
+                                                  int64_t n, const float *bias_cols,
+                                                  int accumulate);
+typedef void (*cconv_gemm_indirect_a_ukernel_f64)(int64_t kc, const double *const *a_rows,
+                                                  const int64_t *koffsets, const double *b,
+                                                  int64_t ldb, double *c, int64_t ldc, int64_t m,
+                                                  int64_t n, const double *bias_cols,
+                                                  int accumulate);
 typedef void (*cconv_dot_ukernel_f32)(int64_t len, const float *a, int64_t lda,
                                       const float *const *b, float *c, int64_t ldc, int64_t m,
                                       int64_t n);
@@ -42,8 +57,10 @@ typedef struct cconv_ukernel_table {
     const char *name;
     cconv_gemm_ukernel_f32 gemm_f32;
     cconv_gemm_ukernel_f64 gemm_f64;
-    cconv_gemm_indirect_ukernel_f32 gemm_indirect_f32;
-    cconv_gemm_indirect_ukernel_f64 gemm_indirect_f64;
+    cconv_gemm_indirect_b_ukernel_f32 gemm_indirect_b_f32;
+    cconv_gemm_indirect_b_ukernel_f64 gemm_indirect_b_f64;
+    cconv_gemm_indirect_a_ukernel_f32 gemm_indirect_a_f32;
+    cconv_gemm_indirect_a_ukernel_f64 gemm_indirect_a_f64;
     cconv_dot_ukernel_f32 dot_f32;
     cconv_dot_ukernel_f64 dot_f64;
 } cconv_ukernel_table;
@@ -56,12 +73,18 @@ void cconv_f32_gemm_6x16_generic(int64_t, const float *, const float *, int64_t,
                                  int64_t, int64_t, int64_t, const float *, int);
 void cconv_f64_gemm_6x8_generic(int64_t, const double *, const double *, int64_t, double *,
                                 int64_t, int64_t, int64_t, const double *, int);
-void cconv_f32_gemm_indirect_6x16_generic(int64_t, const float *, const float *,
+void cconv_f32_gemm_indirect_b_6x16_generic(int64_t, const float *, const float *,
                                           const int64_t *, float *, int64_t, int64_t, int64_t,
                                           const float *, int);
-void cconv_f64_gemm_indirect_6x8_generic(int64_t, const double *, const double *,
+void cconv_f64_gemm_indirect_b_6x8_generic(int64_t, const double *, const double *,
                                          const int64_t *, double *, int64_t, int64_t, int64_t,
                                          const double *, int);
+void cconv_f32_gemm_indirect_a_6x16_generic(int64_t, const float *const *, const int64_t *,
+                                         const float *, int64_t, float *, int64_t, int64_t,
+                                         int64_t, const float *, int);
+void cconv_f64_gemm_indirect_a_6x8_generic(int64_t, const double *const *, const int64_t *,
+                                        const double *, int64_t, double *, int64_t, int64_t,
+                                        int64_t, const double *, int);
 void cconv_f32_dot_4x3_generic(int64_t, const float *, int64_t, const float *const *, float *,
                                int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_generic(int64_t, const double *, int64_t, const double *const *,
@@ -73,10 +96,16 @@ void cconv_f32_gemm_6x16_avx2(int64_t, const float *, const float *, int64_t, fl
                               int64_t, int64_t, const float *, int);
 void cconv_f64_gemm_6x8_avx2(int64_t, const double *, const double *, int64_t, double *,
                              int64_t, int64_t, int64_t, const double *, int);
-void cconv_f32_gemm_indirect_6x16_avx2(int64_t, const float *, const float *, const int64_t *,
+void cconv_f32_gemm_indirect_b_6x16_avx2(int64_t, const float *, const float *, const int64_t *,
                                        float *, int64_t, int64_t, int64_t, const float *, int);
-void cconv_f64_gemm_indirect_6x8_avx2(int64_t, const double *, const double *, const int64_t *,
+void cconv_f64_gemm_indirect_b_6x8_avx2(int64_t, const double *, const double *, const int64_t *,
                                       double *, int64_t, int64_t, int64_t, const double *, int);
+void cconv_f32_gemm_indirect_a_6x16_avx2(int64_t, const float *const *, const int64_t *,
+                                         const float *, int64_t, float *, int64_t, int64_t,
+                                         int64_t, const float *, int);
+void cconv_f64_gemm_indirect_a_6x8_avx2(int64_t, const double *const *, const int64_t *,
+                                        const double *, int64_t, double *, int64_t, int64_t,
+                                        int64_t, const double *, int);
 void cconv_f32_dot_4x3_avx2(int64_t, const float *, int64_t, const float *const *, float *,
                             int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_avx2(int64_t, const double *, int64_t, const double *const *, double *,

@@ -148,9 +148,9 @@ AVX2_FMA void cconv_f64_gemm_6x8_avx2(int64_t kc, const double *a, const double 
 #undef MASK
 #undef MASKLOAD
 
-/* ---- gemm_indirect: B rows through an offset table ----------------------------- */
+/* ---- gemm_indirect_b: B rows through an offset table ----------------------------- */
 
-#define GEMM_INDIRECT_BODY(REAL, VEC, LANES, NRV)                                         \
+#define GEMM_INDIRECT_B_BODY(REAL, VEC, LANES, NRV)                                         \
     VEC c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                       \
     {                                                                                     \
         const int use_init = !accumulate && init;                                         \
@@ -178,11 +178,11 @@ AVX2_FMA void cconv_f64_gemm_6x8_avx2(int64_t kc, const double *a, const double 
 #define LOADU _mm256_loadu_ps
 #define STOREU _mm256_storeu_ps
 #define ADD _mm256_add_ps
-AVX2_FMA void cconv_f32_gemm_indirect_6x16_avx2(int64_t kc, const float *a, const float *b,
+AVX2_FMA void cconv_f32_gemm_indirect_b_6x16_avx2(int64_t kc, const float *a, const float *b,
                                                 const int64_t *offsets, float *c, int64_t ldc,
                                                 int64_t m, int64_t n, const float *init,
                                                 int accumulate) {
-    GEMM_INDIRECT_BODY(float, __m256, 8, CCONV_NR_F32)
+    GEMM_INDIRECT_B_BODY(float, __m256, 8, CCONV_NR_F32)
 }
 #undef BROADCAST
 #undef FMADD
@@ -199,11 +199,11 @@ AVX2_FMA void cconv_f32_gemm_indirect_6x16_avx2(int64_t kc, const float *a, cons
 #define LOADU _mm256_loadu_pd
 #define STOREU _mm256_storeu_pd
 #define ADD _mm256_add_pd
-AVX2_FMA void cconv_f64_gemm_indirect_6x8_avx2(int64_t kc, const double *a, const double *b,
+AVX2_FMA void cconv_f64_gemm_indirect_b_6x8_avx2(int64_t kc, const double *a, const double *b,
                                                const int64_t *offsets, double *c, int64_t ldc,
                                                int64_t m, int64_t n, const double *init,
                                                int accumulate) {
-    GEMM_INDIRECT_BODY(double, __m256d, 4, CCONV_NR_F64)
+    GEMM_INDIRECT_B_BODY(double, __m256d, 4, CCONV_NR_F64)
 }
 #undef BROADCAST
 #undef FMADD
@@ -212,6 +212,97 @@ AVX2_FMA void cconv_f64_gemm_indirect_6x8_avx2(int64_t kc, const double *a, cons
 #undef LOADU
 #undef STOREU
 #undef ADD
+
+/* ---- gemm_indirect_a: rows through pointers, channels in lanes (NHWC) ---------- */
+
+#define ROW_FMA_PTR(i)                                                                    \
+    ai = BROADCAST(a##i + o);                                                             \
+    c##i##0 = FMADD(ai, b0, c##i##0);                                                     \
+    c##i##1 = FMADD(ai, b1, c##i##1);
+
+#define GEMM_INDIRECT_A_BODY(REAL, VEC, LANES, NRV)                                       \
+    VEC c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                       \
+    const __m256i mask0 = MASK(n), mask1 = MASK(n - LANES);                               \
+    if (!accumulate && bias_cols) {                                                       \
+        c00 = MASKLOAD(bias_cols, mask0);                                                 \
+        c01 = MASKLOAD(bias_cols + LANES, mask1);                                         \
+    } else {                                                                              \
+        c00 = ZERO();                                                                     \
+        c01 = ZERO();                                                                     \
+    }                                                                                     \
+    c10 = c20 = c30 = c40 = c50 = c00;                                                    \
+    c11 = c21 = c31 = c41 = c51 = c01;                                                    \
+    const REAL *a0 = a_rows[0], *a1 = a_rows[m > 1 ? 1 : 0], *a2 = a_rows[m > 2 ? 2 : 0];  \
+    const REAL *a3 = a_rows[m > 3 ? 3 : 0], *a4 = a_rows[m > 4 ? 4 : 0];                  \
+    const REAL *a5 = a_rows[m > 5 ? 5 : 0];                                               \
+    if (n == NRV) {                                                                       \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            const int64_t o = koffsets[k];                                                \
+            const VEC b0 = LOADU(b), b1 = LOADU(b + LANES);                               \
+            VEC ai;                                                                       \
+            ROW_FMA_PTR(0) ROW_FMA_PTR(1) ROW_FMA_PTR(2)                                  \
+            ROW_FMA_PTR(3) ROW_FMA_PTR(4) ROW_FMA_PTR(5)                                  \
+            b += ldb;                                                                     \
+        }                                                                                 \
+    } else {                                                                              \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            const int64_t o = koffsets[k];                                                \
+            const VEC b0 = MASKLOAD(b, mask0), b1 = MASKLOAD(b + LANES, mask1);           \
+            VEC ai;                                                                       \
+            ROW_FMA_PTR(0) ROW_FMA_PTR(1) ROW_FMA_PTR(2)                                  \
+            ROW_FMA_PTR(3) ROW_FMA_PTR(4) ROW_FMA_PTR(5)                                  \
+            b += ldb;                                                                     \
+        }                                                                                 \
+    }                                                                                     \
+    GEMM_STORE(REAL, VEC, LANES, NRV)
+
+#define BROADCAST _mm256_broadcast_ss
+#define FMADD _mm256_fmadd_ps
+#define ZERO _mm256_setzero_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define ADD _mm256_add_ps
+#define MASK(r) mask_32(r)
+#define MASKLOAD _mm256_maskload_ps
+AVX2_FMA void cconv_f32_gemm_indirect_a_6x16_avx2(int64_t kc, const float *const *a_rows,
+                                                  const int64_t *koffsets, const float *b,
+                                                  int64_t ldb, float *c, int64_t ldc, int64_t m,
+                                                  int64_t n, const float *bias_cols,
+                                                  int accumulate) {
+    GEMM_INDIRECT_A_BODY(float, __m256, 8, CCONV_NR_F32)
+}
+#undef BROADCAST
+#undef FMADD
+#undef ZERO
+#undef LOADU
+#undef STOREU
+#undef ADD
+#undef MASK
+#undef MASKLOAD
+
+#define BROADCAST _mm256_broadcast_sd
+#define FMADD _mm256_fmadd_pd
+#define ZERO _mm256_setzero_pd
+#define LOADU _mm256_loadu_pd
+#define STOREU _mm256_storeu_pd
+#define ADD _mm256_add_pd
+#define MASK(r) mask_64(r)
+#define MASKLOAD _mm256_maskload_pd
+AVX2_FMA void cconv_f64_gemm_indirect_a_6x8_avx2(int64_t kc, const double *const *a_rows,
+                                                 const int64_t *koffsets, const double *b,
+                                                 int64_t ldb, double *c, int64_t ldc, int64_t m,
+                                                 int64_t n, const double *bias_cols,
+                                                 int accumulate) {
+    GEMM_INDIRECT_A_BODY(double, __m256d, 4, CCONV_NR_F64)
+}
+#undef BROADCAST
+#undef FMADD
+#undef ZERO
+#undef LOADU
+#undef STOREU
+#undef ADD
+#undef MASK
+#undef MASKLOAD
 
 /* ---- dot: 4 x 3 sums reduced along contiguous memory ------------------------------ */
 

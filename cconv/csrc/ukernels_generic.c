@@ -57,8 +57,37 @@ GEMM_GENERIC(cconv_f64_gemm_6x8_generic, double, CCONV_NR_F64)
         }                                                                                 \
     }
 
-GEMM_INDIRECT_GENERIC(cconv_f32_gemm_indirect_6x16_generic, float, CCONV_NR_F32)
-GEMM_INDIRECT_GENERIC(cconv_f64_gemm_indirect_6x8_generic, double, CCONV_NR_F64)
+GEMM_INDIRECT_GENERIC(cconv_f32_gemm_indirect_b_6x16_generic, float, CCONV_NR_F32)
+GEMM_INDIRECT_GENERIC(cconv_f64_gemm_indirect_b_6x8_generic, double, CCONV_NR_F64)
+
+#define GEMM_INDIRECT_A_GENERIC(NAME, REAL, NR)                                           \
+    void NAME(int64_t kc, const REAL *const *a_rows, const int64_t *koffsets, const REAL *b, \
+              int64_t ldb, REAL *c, int64_t ldc, int64_t m, int64_t n,                    \
+              const REAL *bias_cols, int accumulate) {                                    \
+        REAL acc[CCONV_MR][NR];                                                           \
+        for (int i = 0; i < CCONV_MR; i++)                                                \
+            for (int j = 0; j < NR; j++)                                                  \
+                acc[i][j] = (!accumulate && bias_cols && j < n) ? bias_cols[j] : (REAL)0; \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            REAL brow[NR];                                                                \
+            for (int j = 0; j < NR; j++) brow[j] = j < n ? b[j] : (REAL)0;                \
+            for (int i = 0; i < CCONV_MR; i++) {                                          \
+                const REAL ai = a_rows[i < m ? i : 0][koffsets[k]];                       \
+                for (int j = 0; j < NR; j++) acc[i][j] += ai * brow[j];                   \
+            }                                                                             \
+            b += ldb;                                                                     \
+        }                                                                                 \
+        for (int64_t i = 0; i < m; i++) {                                                 \
+            REAL *row = c + i * ldc;                                                      \
+            if (accumulate)                                                               \
+                for (int64_t j = 0; j < n; j++) row[j] += acc[i][j];                      \
+            else                                                                          \
+                for (int64_t j = 0; j < n; j++) row[j] = acc[i][j];                       \
+        }                                                                                 \
+    }
+
+GEMM_INDIRECT_A_GENERIC(cconv_f32_gemm_indirect_a_6x16_generic, float, CCONV_NR_F32)
+GEMM_INDIRECT_A_GENERIC(cconv_f64_gemm_indirect_a_6x8_generic, double, CCONV_NR_F64)
 
 /* Eight partial sums per dot product, so the p loop vectorises without
  * reassociation flags. */

@@ -1,0 +1,294 @@
+# conv2d on channels-last data (TensorFlow layout): x (N, H, W, C), filters
+# HWIO (R, S, C/groups, K), out (N, OH, OW, K). Work split and threading
+# around the C routines of csrc/generic/conv2d_nhwc.inc.
+
+cdef extern from "cconv.h" nogil:
+    int64_t cconv_conv2d_nhwc_forward_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
+    int64_t cconv_conv2d_nhwc_forward_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
+    void cconv_conv2d_nhwc_forward_rows_f32(const cconv_conv2d_geometry *g, const float *x,
+                                            int64_t xs, const float *w, int64_t ws_, const float *bias,
+                                            float *y, int64_t ys, int64_t oh0, int64_t oh1, float *work)
+    void cconv_conv2d_nhwc_forward_rows_f64(const cconv_conv2d_geometry *g, const double *x,
+                                            int64_t xs, const double *w, int64_t ws_, const double *bias,
+                                            double *y, int64_t ys, int64_t oh0, int64_t oh1, double *work)
+    cconv_conv2d_geometry cconv_conv2d_nhwc_backward_input_geometry_f32(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_backward_input_pack_f32(const cconv_conv2d_geometry *g, const float *w,
+                                                   int64_t ws_, float *packed)
+    void cconv_conv2d_nhwc_backward_input_pack_f64(const cconv_conv2d_geometry *g, const double *w,
+                                                   int64_t ws_, double *packed)
+    void cconv_conv2d_nhwc_transpose_filter_f32(const cconv_conv2d_geometry *g, const float *w,
+                                                int64_t ws_, float *wt)
+    void cconv_conv2d_nhwc_transpose_filter_f64(const cconv_conv2d_geometry *g, const double *w,
+                                                int64_t ws_, double *wt)
+    int64_t cconv_conv2d_nhwc_backward_input_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_input_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_backward_input_scatter_f32(const cconv_conv2d_geometry *g, const float *gy,
+                                                      int64_t gys, const float *wt, float *gx,
+                                                      int64_t gxs, float *work)
+    void cconv_conv2d_nhwc_backward_input_scatter_f64(const cconv_conv2d_geometry *g, const double *gy,
+                                                      int64_t gys, const double *wt, double *gx,
+                                                      int64_t gxs, double *work)
+    int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_backward_weight_f32(const cconv_conv2d_geometry *g, const float *x,
+                                               int64_t xs, const float *gy, int64_t gys, float *gw,
+                                               int64_t gws, int64_t q0, int64_t q1, float *work)
+    void cconv_conv2d_nhwc_backward_weight_f64(const cconv_conv2d_geometry *g, const double *x,
+                                               int64_t xs, const double *gy, int64_t gys, double *gw,
+                                               int64_t gws, int64_t q0, int64_t q1, double *work)
+
+cdef enum:
+    # Output pixels per forward work item: amortises the halo rows of the
+    # padded copy while the copy (rows x width x C) stays near L2.
+    NHWC_PIXELS_PER_ITEM = 512
+
+
+cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image, Py_ssize_t x_stride,
+                            const floating *w, Py_ssize_t w_group, Py_ssize_t w_stride,
+                            const floating *bias, floating *y, Py_ssize_t y_image,
+                            Py_ssize_t y_stride, const cconv_conv2d_geometry *g,
+                            Py_ssize_t groups) noexcept nogil:
+    """Items are (image, group, block of output rows). Pointers are to element 0;
+    group gi reads channels gi * g.channels of x and writes gi * g.out_channels of y."""
+    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, n, gi, b, ws_size
+    cdef floating *ws
+    cdef int failures = 0
+    rows = max(1, min(OH, NHWC_PIXELS_PER_ITEM // g.out_w))
+    rows = max(1, min(rows, ceil_div(OH, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD,
+                                                  N * groups))))
+    blocks = ceil_div(OH, rows)
+    items = N * groups * blocks
+    if floating is float:
+        ws_size = cconv_conv2d_nhwc_forward_workspace_size_f32(g, rows)
+    else:
+        ws_size = cconv_conv2d_nhwc_forward_workspace_size_f64(g, rows)
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // (groups * blocks)
+                gi = (item // blocks) % groups
+                b = item % blocks
+                if floating is float:
+                    cconv_conv2d_nhwc_forward_rows_f32(
+                        g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
+                        bias + gi * g.out_channels if bias != NULL else NULL,
+                        y + n * y_image + gi * g.out_channels, y_stride,
+                        b * rows, min(OH, (b + 1) * rows), ws)
+                else:
+                    cconv_conv2d_nhwc_forward_rows_f64(
+                        g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
+                        bias + gi * g.out_channels if bias != NULL else NULL,
+                        y + n * y_image + gi * g.out_channels, y_stride,
+                        b * rows, min(OH, (b + 1) * rows), ws)
+        free(ws)
+    return failures
+
+
+cdef int conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
+                             const floating[::1] bias, floating[:, :, :, ::1] out,
+                             Py_ssize_t stride_h, Py_ssize_t stride_w,
+                             Py_ssize_t pad_top, Py_ssize_t pad_left,
+                             Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                             Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[3], K = out.shape[3]
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        C // groups, x.shape[1], x.shape[2], K // groups, out.shape[1], out.shape[2],
+        weight.shape[0], weight.shape[1], stride_h, stride_w, pad_top, pad_left,
+        dilation_h, dilation_w)
+    cdef const floating *bias_ptr = &bias[0] if bias.shape[0] > 0 else NULL
+    if N == 0 or K == 0:
+        return 0
+    return -1 if nhwc_forward_items(
+        &x[0, 0, 0, 0], N, x.shape[1] * x.shape[2] * C, C, &weight[0, 0, 0, 0], K // groups, K,
+        bias_ptr, &out[0, 0, 0, 0], out.shape[1] * out.shape[2] * K, K, &g, groups) else 0
+
+
+cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
+                                    const floating[:, :, :, ::1] weight,
+                                    floating[:, :, :, ::1] grad_input,
+                                    Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                    Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                    Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = grad_input.shape[0], C = grad_input.shape[3], K = grad_output.shape[3]
+    cdef Py_ssize_t Cg = C // groups, Kg = K // groups
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        Cg, grad_input.shape[1], grad_input.shape[2], Kg, grad_output.shape[1],
+        grad_output.shape[2], weight.shape[0], weight.shape[1], stride_h, stride_w,
+        pad_top, pad_left, dilation_h, dilation_w)
+    cdef cconv_conv2d_geometry t
+    cdef Py_ssize_t size = weight.shape[0] * weight.shape[1] * Cg * Kg, gi, n, ws_size
+    cdef Py_ssize_t gx_image = grad_input.shape[1] * grad_input.shape[2] * C
+    cdef Py_ssize_t gy_image = grad_output.shape[1] * grad_output.shape[2] * K
+    cdef floating *packed
+    cdef floating *ws
+    cdef int failures = 0
+    if N == 0:
+        return 0
+    if Kg == 0:
+        memset(&grad_input[0, 0, 0, 0], 0, N * gx_image * sizeof(floating))
+        return 0
+    packed = <floating *> malloc(groups * size * sizeof(floating))
+    if packed == NULL:
+        return -1
+    if stride_h == 1 and stride_w == 1:
+        # dX is the forward conv of dY with the flipped filter, channel roles swapped.
+        t = cconv_conv2d_nhwc_backward_input_geometry_f32(&g)
+        for gi in prange(groups, num_threads=threads_for(groups)):
+            if floating is float:
+                cconv_conv2d_nhwc_backward_input_pack_f32(&g, &weight[0, 0, 0, gi * Kg], K,
+                                                          packed + gi * size)
+            else:
+                cconv_conv2d_nhwc_backward_input_pack_f64(&g, &weight[0, 0, 0, gi * Kg], K,
+                                                          packed + gi * size)
+        failures = nhwc_forward_items(&grad_output[0, 0, 0, 0], N, gy_image, K, packed, size, Cg,
+                                      NULL, &grad_input[0, 0, 0, 0], gx_image, C, &t, groups)
+    else:
+        for gi in prange(groups, num_threads=threads_for(groups)):
+            if floating is float:
+                cconv_conv2d_nhwc_transpose_filter_f32(&g, &weight[0, 0, 0, gi * Kg], K,
+                                                       packed + gi * size)
+            else:
+                cconv_conv2d_nhwc_transpose_filter_f64(&g, &weight[0, 0, 0, gi * Kg], K,
+                                                       packed + gi * size)
+        if floating is float:
+            ws_size = cconv_conv2d_nhwc_backward_input_workspace_size_f32(&g)
+        else:
+            ws_size = cconv_conv2d_nhwc_backward_input_workspace_size_f64(&g)
+        # Each image owns its dX, so scatters never race.
+        with parallel(num_threads=threads_for(N)):
+            ws = <floating *> malloc(ws_size * sizeof(floating))
+            for n in prange(N, schedule='static'):
+                if ws == NULL:
+                    failures += 1
+                else:
+                    for gi in range(groups):
+                        if floating is float:
+                            cconv_conv2d_nhwc_backward_input_scatter_f32(
+                                &g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * size,
+                                &grad_input[n, 0, 0, gi * Cg], C, ws)
+                        else:
+                            cconv_conv2d_nhwc_backward_input_scatter_f64(
+                                &g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * size,
+                                &grad_input[n, 0, 0, gi * Cg], C, ws)
+            free(ws)
+    free(packed)
+    return -1 if failures else 0
+
+
+cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
+                                     const floating[:, :, :, ::1] x,
+                                     floating[:, :, :, ::1] grad_weight,
+                                     Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                     Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                     Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                     Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[3], K = grad_weight.shape[3]
+    cdef Py_ssize_t Cg = C // groups, Kg = K // groups
+    cdef Py_ssize_t CRS = grad_weight.shape[0] * grad_weight.shape[1] * Cg
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        Cg, x.shape[1], x.shape[2], Kg, grad_output.shape[1], grad_output.shape[2],
+        grad_weight.shape[0], grad_weight.shape[1], stride_h, stride_w, pad_top, pad_left,
+        dilation_h, dilation_w)
+    cdef Py_ssize_t per_block, blocks, items, item, gi, qb, n, ws_size
+    cdef floating *ws
+    cdef int failures = 0
+    if CRS * K == 0:
+        return 0
+    memset(&grad_weight[0, 0, 0, 0], 0, CRS * K * sizeof(floating))
+    if N == 0 or Kg == 0:
+        return 0
+    # Each item pads whole images, so use few, large blocks of filter taps.
+    per_block = ceil_div(ceil_div(CRS, cconv_max_threads() * 2), CCONV_MR) * CCONV_MR
+    blocks = ceil_div(CRS, per_block)
+    items = groups * blocks
+    if floating is float:
+        ws_size = cconv_conv2d_nhwc_backward_weight_workspace_size_f32(&g)
+    else:
+        ws_size = cconv_conv2d_nhwc_backward_weight_workspace_size_f64(&g)
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                gi = item // blocks
+                qb = item % blocks
+                for n in range(N):
+                    if floating is float:
+                        cconv_conv2d_nhwc_backward_weight_f32(
+                            &g, &x[n, 0, 0, gi * Cg], C, &grad_output[n, 0, 0, gi * Kg], K,
+                            &grad_weight[0, 0, 0, gi * Kg], K, qb * per_block,
+                            min(CRS, (qb + 1) * per_block), ws)
+                    else:
+                        cconv_conv2d_nhwc_backward_weight_f64(
+                            &g, &x[n, 0, 0, gi * Cg], C, &grad_output[n, 0, 0, gi * Kg], K,
+                            &grad_weight[0, 0, 0, gi * Kg], K, qb * per_block,
+                            min(CRS, (qb + 1) * per_block), ws)
+        free(ws)
+    return -1 if failures else 0
+
+
+cdef int conv2d_backward_bias_nhwc(const floating[:, :, :, ::1] grad_output,
+                                   floating[::1] grad_bias) noexcept nogil:
+    cdef Py_ssize_t K = grad_output.shape[3]
+    cdef Py_ssize_t rows = grad_output.shape[0] * grad_output.shape[1] * grad_output.shape[2]
+    cdef Py_ssize_t k, r
+    cdef double total  # fp32 sums over N*P terms lose digits; sum in double
+    cdef const floating *data = &grad_output[0, 0, 0, 0] if rows > 0 else NULL
+    for k in prange(K, num_threads=threads_for(K // 16 + 1), schedule='static'):
+        total = 0
+        for r in range(rows):
+            total = total + data[r * K + k]
+        grad_bias[k] = <floating> total
+    return 0
+
+
+def run_conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
+                            const floating[::1] bias, floating[:, :, :, ::1] out,
+                            Py_ssize_t stride_h, Py_ssize_t stride_w,
+                            Py_ssize_t pad_top, Py_ssize_t pad_left,
+                            Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
+    """NHWC x, HWIO weight, NHWC out; arguments already validated by cconv.functional."""
+    cdef int status
+    with nogil:
+        status = conv2d_forward_nhwc(x, weight, bias, out, stride_h, stride_w, pad_top,
+                                     pad_left, dilation_h, dilation_w, groups)
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
+                                   const floating[:, :, :, ::1] weight,
+                                   floating[:, :, :, ::1] grad_input,
+                                   Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                   Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                   Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
+    cdef int status
+    with nogil:
+        status = conv2d_backward_input_nhwc(grad_output, weight, grad_input, stride_h, stride_w,
+                                            pad_top, pad_left, dilation_h, dilation_w, groups)
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
+                                    const floating[:, :, :, ::1] x,
+                                    floating[:, :, :, ::1] grad_weight,
+                                    Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                    Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                    Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
+    cdef int status
+    with nogil:
+        status = conv2d_backward_weight_nhwc(grad_output, x, grad_weight, stride_h, stride_w,
+                                             pad_top, pad_left, dilation_h, dilation_w, groups)
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_bias_nhwc(const floating[:, :, :, ::1] grad_output,
+                                  floating[::1] grad_bias):
+    cdef int status
+    with nogil:
+        status = conv2d_backward_bias_nhwc(grad_output, grad_bias)
+    _raise_on_failure(status)
