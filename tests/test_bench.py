@@ -29,17 +29,24 @@ def test_one_record_per_case_and_pass(records):
         for stats in r["peers"].values():
             assert stats["rounds"] == 2
             assert 0 < stats["min_ms"] <= stats["median_ms"]
-            assert stats["rate"] > 0
+            assert stats["rate"] == pytest.approx(r["work"] / stats["ms"] * 1e-6)  # G per s
         assert r["dtype"] == "float32" and r["layout"] == "NCHW" and r["threads"] == 1
 
 
 def test_ratio_is_cconv_over_the_best_other_peer(records):
     for r in records:
-        others = {n: s["median_ms"] for n, s in r["peers"].items() if n != "cconv"}
+        assert all(s["ms"] == s["median_ms"] for s in r["peers"].values())  # the default stat
+        others = {n: s["ms"] for n, s in r["peers"].items() if n != "cconv"}
         assert r["best_peer"] == min(others, key=others.get)
-        assert r["ratio"] == pytest.approx(r["peers"]["cconv"]["median_ms"] / min(others.values()))
+        assert r["ratio"] == pytest.approx(r["peers"]["cconv"]["ms"] / min(others.values()))
     expected = math.exp(sum(math.log(r["ratio"]) for r in records) / len(records))
     assert report.geomean_ratios(records) == pytest.approx(expected)
+
+
+def test_min_stat():
+    (r,) = bench.run_suite(cases=TINY[:1], passes=("fwd",), peers=PEERS, threads=1, repeat=3,
+                           stat="min", peak=False)
+    assert r["stat"] == "min" and all(s["ms"] == s["min_ms"] for s in r["peers"].values())
 
 
 def test_peers_agree_with_cconv(records):

@@ -41,6 +41,8 @@ def parse_args(argv=None):
                    help="only cases whose id contains TEXT (repeatable)")
     p.add_argument("--repeat", type=int, default=None,
                    help="timed rounds per case (default: adaptive, 5-40)")
+    p.add_argument("--stat", choices=("median", "min"), default="median",
+                   help="which per-peer time the table and ratios use (min resists a busy machine)")
     p.add_argument("--quick", action="store_true", help="CI-sized run: fewer rounds")
     p.add_argument("--json", metavar="FILE", help="write the records as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="bar chart (needs matplotlib)")
@@ -84,7 +86,7 @@ def main(argv=None):
         records = suite.run_suite(args.ops, threads=args.threads, dtype=args.dtype,
                                   layout=args.layout, passes=args.passes, peers=args.peers,
                                   cases=cases, quick=args.quick, repeat=args.repeat,
-                                  peak=not args.no_peak, log=_log)
+                                  stat=args.stat, peak=not args.no_peak, log=_log)
     except NotImplementedError as error:
         sys.exit(str(error))
     print(report.markdown(records, environment))

@@ -22,17 +22,23 @@ class PeakUnavailable(RuntimeError):
 
 
 def _compiler():
-    for candidate in (os.environ.get("CC"), (sysconfig.get_config_var("CC") or "").split()[:1],
+    python_cc = (sysconfig.get_config_var("CC") or "").split()
+    for candidate in (os.environ.get("CC"), python_cc[0] if python_cc else None,
                       "cc", "gcc", "clang"):
-        if isinstance(candidate, list):
-            candidate = candidate[0] if candidate else None
         if candidate and shutil.which(candidate):
             return candidate
     raise PeakUnavailable("no C compiler found (set CC): the peak columns stay empty")
 
 
 def measure_peak(threads):
-    """{'fp32_gflops', 'fp64_gflops', 'copy_gbs', 'isa', 'threads'} measured now."""
+    """{'fp32_gflops', 'fp64_gflops', 'copy_gbs', 'isa', 'threads', ...} measured now.
+
+    The FLOP/s peaks are per-core rates (flops per second of each thread's own
+    CPU time) summed over the threads: what the cores can do even while other
+    processes share them. '*_wall' are the rates this process got by the wall
+    clock just now; their gap to the peaks shows how busy the machine is.
+    copy_gbs is by the wall clock (memory bandwidth is shared by all cores).
+    """
     compiler = _compiler()
     with tempfile.TemporaryDirectory(prefix="cconv-peak-") as folder:
         binary = os.path.join(folder, "peak")

@@ -21,7 +21,7 @@ def plot(records, path, title=None):
     except ImportError as error:
         raise MatplotlibMissing("--plot needs matplotlib: pip install matplotlib "
                                 "(or cconv's [plot] extra)") from error
-    rows = [r for r in records if "cconv" in r["peers"] and "median_ms" in r["peers"]["cconv"]]
+    rows = [r for r in records if "cconv" in r["peers"] and "ms" in r["peers"]["cconv"]]
     if not rows:
         raise ValueError("nothing to plot: no record has a cconv time")
     peers = [p for p in PEERS if any(p in r["peers"] for r in rows)]
@@ -31,9 +31,9 @@ def plot(records, path, title=None):
         xs, heights = [], []
         for j, r in enumerate(rows):
             stats = r["peers"].get(peer)
-            if stats and "median_ms" in stats:
+            if stats and "ms" in stats:
                 xs.append(j + (i - (len(peers) - 1) / 2) * width)
-                heights.append(r["peers"]["cconv"]["median_ms"] / stats["median_ms"])
+                heights.append(r["peers"]["cconv"]["ms"] / stats["ms"])
         ax.bar(xs, heights, width, label=peer)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")

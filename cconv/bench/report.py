@@ -45,13 +45,17 @@ def _check(record):
 def peak_line(peak):
     if not peak:
         return "Machine peak: not measured."
-    return (f"Machine peak ({peak['threads']} threads, {peak['isa']}, measured this run): "
-            f"FP32 {peak['fp32_gflops']:.1f} GFLOP/s, FP64 {peak['fp64_gflops']:.1f} GFLOP/s, "
-            f"copy {peak['copy_gbs']:.1f} GB/s.")
+    line = (f"Machine peak ({peak['threads']} threads, {peak['isa']}, measured this run): "
+            f"FP32 {peak['fp32_gflops']:.1f} GFLOP/s, FP64 {peak['fp64_gflops']:.1f} GFLOP/s "
+            f"(FMA chains, per-core rates summed), copy {peak['copy_gbs']:.1f} GB/s.")
+    if "fp32_gflops_wall" in peak and peak["fp32_gflops_wall"] < 0.8 * peak["fp32_gflops"]:
+        line += (f" By the wall clock the FMA probe got only {peak['fp32_gflops_wall']:.1f} "
+                 f"GFLOP/s FP32: other processes were using these cores.")
+    return line
 
 
 def markdown(records, environment=None):
-    """The table: one row per (case, pass); per-peer median ms; cconv's rate
+    """The table: one row per (case, pass); per-peer ms (median or min); cconv's rate
     and % of peak; the best other peer's rate; cconv / best; worst max rel diff
     of any peer against the checked reference."""
     peers = _peer_columns(records)
@@ -63,7 +67,7 @@ def markdown(records, environment=None):
         cells = [r["op"], r["case"], r["pass"]]
         for p in peers:
             stats = r["peers"].get(p)
-            cells.append(_ms(stats["median_ms"]) if stats and "median_ms" in stats else "-")
+            cells.append(_ms(stats["ms"]) if stats and "ms" in stats else "-")
         own = r["peers"].get("cconv", {})
         cells.append(f"{_rate(own['rate'], r['unit'])} {r['unit']}" if "rate" in own else "-")
         best = r.get("best_peer")
@@ -90,7 +94,7 @@ def markdown(records, environment=None):
         text += "\n" + peak_line(next((r["peak"] for r in records if "peak" in r), None))
     if records:
         r = records[0]
-        text += (f"\n{r['dtype']}, {r['layout']}, {r['threads']} threads; ms are medians of "
+        text += (f"\n{r['dtype']}, {r['layout']}, {r['threads']} threads; ms are the {r['stat']} of "
                  f"interleaved rounds; ratio < 1 means cconv is faster.")
     used = [r["cores_used"] for r in records if "cores_used" in r]
     if used:

@@ -23,10 +23,11 @@ __all__ = ["run_suite", "environment", "peer_versions", "TOLERANCE", "TIMING"]
 # above which a peer's result is flagged: float32 convs sum ~10^3 products.
 TOLERANCE = {"float32": 1e-4, "float64": 1e-9}
 
-# Rounds and time budget per (case, pass); see timing.interleaved.
+# Rounds and time budget per (case, pass); see timing.interleaved. The checked
+# first call of each peer is already one untimed warm-up call.
 TIMING = {
-    "full": dict(warmup=2, min_rounds=5, max_rounds=40, budget=1.5),
-    "quick": dict(warmup=1, min_rounds=3, max_rounds=10, budget=0.25),
+    "full": dict(warmup=1, min_rounds=5, max_rounds=40, budget=1.5),
+    "quick": dict(warmup=0, min_rounds=3, max_rounds=10, budget=0.25),
 }
 
 
@@ -56,7 +57,7 @@ def _peak_for(case, dtype, peak):
     return None
 
 
-def _time_case(case, pass_, data, peers, dtype, timing_options, log):
+def _time_case(case, pass_, data, peers, dtype, timing_options, stat, log):
     """One record: prepare, check once, time interleaved."""
     itemsize = np.dtype(dtype).itemsize
     record = {"op": case.op, "case": case.id, "pass": pass_, "work": case.work(pass_, itemsize),
@@ -91,15 +92,16 @@ def _time_case(case, pass_, data, peers, dtype, timing_options, log):
     record["cores_used"] = (time.process_time() - cpu) / (time.perf_counter() - wall)
     for name, times in samples.items():
         stats = timing.summarize(times)
-        stats["rate"] = record["work"] / (stats["median_ms"] * 1e-3)
+        stats["ms"] = stats[f"{stat}_ms"]
+        stats["rate"] = record["work"] / (stats["ms"] * 1e-3)
         if case.unit != "img/s":
             stats["rate"] *= 1e-9
         record["peers"][name].update(stats)
-    others = {n: s["median_ms"] for n, s in record["peers"].items() if n != "cconv"}
+    others = {n: s["ms"] for n, s in record["peers"].items() if n != "cconv"}
     if "cconv" in record["peers"] and others:
         best = min(others, key=others.get)
         record["best_peer"] = best
-        record["ratio"] = record["peers"]["cconv"]["median_ms"] / others[best]
+        record["ratio"] = record["peers"]["cconv"]["ms"] / others[best]
     for warning in record["warnings"]:
         log(f"warning: {case.op} {case.id} {pass_}: {warning}")
     return record
@@ -120,7 +122,7 @@ def environment(threads=None):
 
 def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW",
               passes=suite_cases.PASSES, peers=None, cases=None, quick=False, repeat=None,
-              peak=True, log=None):
+              stat="median", peak=True, log=None):
     """Time the suite; returns a list of records (dicts), one per (case, pass).
 
     ops: which of "conv", "pool", "train" (cases.suite); or give `cases`
@@ -129,12 +131,15 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
     machine's peaks now (needs a C compiler), a dict from measure_peak, or
     False. log: called with progress and warning lines (default: silent).
     Each record: op, case, pass, dtype, layout, threads, work and unit, per
-    peer {median_ms, min_ms, rounds, rate, max_rel_diff}, skipped peers with
-    the reason, best_peer and ratio (cconv / best other peer), pct_peak.
+    peer {median_ms, min_ms, rounds, ms (the `stat` one: "median" or "min"),
+    rate (from ms), max_rel_diff}, skipped peers with the reason, best_peer
+    and ratio (cconv / best other peer, by ms), pct_peak, cores_used.
     """
     log = log or (lambda line: None)
     if dtype not in TOLERANCE:
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    if stat not in ("median", "min"):
+        raise ValueError(f"stat must be median or min, got {stat!r}")
     if layout != "NCHW":
         raise NotImplementedError(
             f"layout {layout!r}: the NHWC cases come with cconv's data_format (issue 7); "
@@ -164,8 +169,8 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
     for case in cases:
         data = case.make_data(np.dtype(dtype))
         for pass_ in _passes_of(case, passes):
-            record = _time_case(case, pass_, data, loaded, dtype, timing_options, log)
-            record.update(dtype=dtype, layout=layout, threads=threads,
+            record = _time_case(case, pass_, data, loaded, dtype, timing_options, stat, log)
+            record.update(dtype=dtype, layout=layout, threads=threads, stat=stat,
                           threads_set={n: threads_set[n] for n in record["peers"]})
             for name, reason in missing.items():
                 record["skipped"].setdefault(name, reason)
@@ -182,8 +187,8 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
 
 
 def _progress_line(record):
-    times = ", ".join(f"{name} {s['median_ms']:.2f} ms" for name, s in record["peers"].items()
-                      if "median_ms" in s)
+    times = ", ".join(f"{name} {s['ms']:.2f} ms" for name, s in record["peers"].items()
+                      if "ms" in s)
     ratio = f"  ratio {record['ratio']:.2f}" if "ratio" in record else ""
     return f"{record['op']:5} {record['case']:<36} {record['pass']:8} {times}{ratio}"
 

@@ -6,6 +6,11 @@ minute. Round-robin spreads such drift over every peer; the order rotates each
 round so no peer always runs right after the same neighbour (cache state left
 behind). Per peer we keep every sample and report the median (the min is in
 the records too).
+
+Between two calls the clock pauses for a moment: each library keeps its own
+worker threads (two OpenMP runtimes, Eigen's pool, OpenBLAS's), and workers
+still spinning after one library's call would otherwise steal the cores from
+the next library's call.
 """
 import statistics
 import time
@@ -13,11 +18,12 @@ import time
 __all__ = ["interleaved", "summarize"]
 
 
-def interleaved(runs, *, warmup=1, min_rounds=5, max_rounds=50, budget=2.0):
+def interleaved(runs, *, warmup=1, min_rounds=5, max_rounds=50, budget=2.0, gap=0.003):
     """{name: [seconds per call]} for `runs` ({name: zero-argument callable}).
 
     After `warmup` untimed calls each, run rounds until `max_rounds` or, once
     `min_rounds` are done, until `budget` seconds of timed calls have passed.
+    `gap`: untimed seconds of sleep before each call.
     """
     names = list(runs)
     for _ in range(warmup):
@@ -30,6 +36,7 @@ def interleaved(runs, *, warmup=1, min_rounds=5, max_rounds=50, budget=2.0):
         shift = rounds % len(names)
         for name in names[shift:] + names[:shift]:
             run = runs[name]
+            time.sleep(gap)
             start = clock()
             run()
             elapsed = clock() - start
