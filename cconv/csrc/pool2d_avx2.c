@@ -22,25 +22,48 @@
 #define INLINE_AVX2 static __forceinline
 #endif
 
+/* Outputs per call of a block kernel: independent chains that hide the
+ * compare/blend latency of one block behind the others. */
+#define MAX_BLOCKS 4
+
 /* ---- tap loads ---------------------------------------------------------------------- */
 
-/* p[0], p[s], ..., p[7s] for s in {1, 2} */
+/* The 8 elements p[0], p[s], ..., p[7s] (s in {1, 2}), for s == 2 in the lane
+ * order [0 1 4 5 2 3 6 7] that one in-lane shuffle gives; every vector of a
+ * block (taps, index candidates) uses that order and unshuffle_f32 restores
+ * it once, when the block is stored. */
 INLINE_AVX2 __m256 taps_f32(const float *p, const int s) {
     if (s == 1) return _mm256_loadu_ps(p);
     const __m256 a = _mm256_loadu_ps(p);     /* p0 .. p7  */
-    const __m256 b = _mm256_loadu_ps(p + 7); /* p7 .. p14 */
-    /* per 128-bit half: a0 a2 b1 b3 -> [p0 p2 p8 p10 | p4 p6 p12 p14] */
-    const __m256 t = _mm256_shuffle_ps(a, b, 0xD8);
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), 0xD8));
+    const __m256 b = _mm256_loadu_ps(p + 7); /* p7 .. p14: nothing past the last tap */
+    return _mm256_shuffle_ps(a, b, 0xD8);    /* [p0 p2 p8 p10 | p4 p6 p12 p14] */
 }
 
-/* p[0], p[s], p[2s], p[3s] for s in {1, 2} */
+INLINE_AVX2 __m256 unshuffle_f32(__m256 v, const int s) {
+    if (s == 1) return v;
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+}
+
+/* Lane l holds output o + lane_f32[l]. */
+INLINE_AVX2 __m256i lanes_f32(const int s) {
+    return s == 1 ? _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
+                  : _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+}
+
+/* The same for 4 doubles: s == 2 gives lane order [0 2 1 3]. */
 INLINE_AVX2 __m256d taps_f64(const double *p, const int s) {
     if (s == 1) return _mm256_loadu_pd(p);
     const __m256d a = _mm256_loadu_pd(p);     /* p0 .. p3 */
     const __m256d b = _mm256_loadu_pd(p + 3); /* p3 .. p6 */
-    const __m256d t = _mm256_shuffle_pd(a, b, 0xA); /* p0 p4 p2 p6 */
-    return _mm256_permute4x64_pd(t, 0xD8);
+    return _mm256_shuffle_pd(a, b, 0xA);      /* p0 p4 p2 p6 */
+}
+
+INLINE_AVX2 __m256d unshuffle_f64(__m256d v, const int s) {
+    return s == 1 ? v : _mm256_permute4x64_pd(v, 0xD8);
+}
+
+INLINE_AVX2 __m256i lanes_f64(const int s) {
+    return s == 1 ? _mm256_setr_epi64x(0, 1, 2, 3) : _mm256_setr_epi64x(0, 2, 1, 3);
 }
 
 /* ---- max pooling -------------------------------------------------------------------- */
@@ -54,33 +77,30 @@ INLINE_AVX2 __m256d take_f64(__m256d v, __m256d best) {
     return _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
 }
 
-/* NB blocks of 8 outputs starting at column o: NB independent update chains,
- * so the compare/blend latency of one overlaps the other's. Indices are
- * tracked as int32 (widened on store): the caller checks the plane is small
- * enough. */
+/* nb <= MAX_BLOCKS blocks of 8 outputs from column o. Indices are tracked as
+ * int32 (widened on store): the caller checks the plane is small enough. */
 INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
                                 int64_t ih1, int64_t o, float *y, int64_t *indices,
-                                const int s, const int NB) {
+                                const int s, const int nb) {
     const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
     const int64_t iw0 = o * s - g->pad_w;
-    const __m256i lane = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                            _mm256_set1_epi32(s));
+    const __m256i lane = _mm256_mullo_epi32(lanes_f32(s), _mm256_set1_epi32(s));
     const __m256i tap_step = _mm256_set1_epi32((int32_t)dw);
     const __m256i row_step = _mm256_set1_epi32((int32_t)(dh * W));
-    __m256 best[2];
-    __m256i arg[2], row_cand[2];
-    for (int b = 0; b < NB; b++) {
+    __m256 best[MAX_BLOCKS];
+    __m256i arg[MAX_BLOCKS], row_cand[MAX_BLOCKS];
+    for (int b = 0; b < nb; b++) {
         best[b] = _mm256_set1_ps(-INFINITY);
         row_cand[b] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0 + 8 * s * b)),
                                        lane);
-        arg[b] = row_cand[b];
+        arg[b] = row_cand[b]; /* torch's start index: the window's first position */
     }
     for (int64_t ih = ih0; ih < ih1; ih += dh) {
         const float *p = x + ih * W + iw0;
-        __m256i cand[2];
-        for (int b = 0; b < NB; b++) cand[b] = row_cand[b];
+        __m256i cand[MAX_BLOCKS];
+        for (int b = 0; b < nb; b++) cand[b] = row_cand[b];
         for (int64_t j = 0; j < kw; j++) {
-            for (int b = 0; b < NB; b++) {
+            for (int b = 0; b < nb; b++) {
                 const __m256 v = taps_f32(p + j * dw + 8 * s * b, s);
                 const __m256 take = take_f32(v, best[b]);
                 best[b] = _mm256_blendv_ps(best[b], v, take);
@@ -89,21 +109,25 @@ INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, 
                 cand[b] = _mm256_add_epi32(cand[b], tap_step);
             }
         }
-        for (int b = 0; b < NB; b++) row_cand[b] = _mm256_add_epi32(row_cand[b], row_step);
+        for (int b = 0; b < nb; b++) row_cand[b] = _mm256_add_epi32(row_cand[b], row_step);
     }
-    for (int b = 0; b < NB; b++) {
-        _mm256_storeu_ps(y + o + 8 * b, best[b]);
+    for (int b = 0; b < nb; b++) {
+        const __m256i a = _mm256_castps_si256(unshuffle_f32(_mm256_castsi256_ps(arg[b]), s));
+        _mm256_storeu_ps(y + o + 8 * b, unshuffle_f32(best[b], s));
         _mm256_storeu_si256((__m256i *)(indices + o + 8 * b),
-                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(arg[b])));
+                            _mm256_cvtepi32_epi64(_mm256_castsi256_si128(a)));
         _mm256_storeu_si256((__m256i *)(indices + o + 8 * b + 4),
-                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(arg[b], 1)));
+                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a, 1)));
     }
 }
 
+/* Blocks of MAX_BLOCKS, then 2, then 1; a last partial block overlaps the one before. */
 INLINE_AVX2 void max_row_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
                              int64_t ih1, int64_t ow_begin, int64_t ow_end, float *y,
                              int64_t *indices, const int s) {
     int64_t ow = ow_begin;
+    for (; ow + 8 * MAX_BLOCKS <= ow_end; ow += 8 * MAX_BLOCKS)
+        max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, MAX_BLOCKS);
     for (; ow + 16 <= ow_end; ow += 16) max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, 2);
     for (; ow < ow_end; ow += 8)
         max_blocks_f32(g, x, ih0, ih1, ow + 8 <= ow_end ? ow : ow_end - 8, y, indices, s, 1);
@@ -126,25 +150,25 @@ AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const fl
 
 INLINE_AVX2 void max_blocks_f64(const cconv_pool2d_geometry *g, const double *x, int64_t ih0,
                                 int64_t ih1, int64_t o, double *y, int64_t *indices,
-                                const int s, const int NB) {
+                                const int s, const int nb) {
     const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
     const int64_t iw0 = o * s - g->pad_w;
-    const __m256i lane = _mm256_setr_epi64x(0, s, 2 * s, 3 * s);
+    const __m256i lane = _mm256_mul_epu32(lanes_f64(s), _mm256_set1_epi64x(s));
     const __m256i tap_step = _mm256_set1_epi64x(dw);
     const __m256i row_step = _mm256_set1_epi64x(dh * W);
-    __m256d best[2];
-    __m256i arg[2], row_cand[2];
-    for (int b = 0; b < NB; b++) {
+    __m256d best[MAX_BLOCKS];
+    __m256i arg[MAX_BLOCKS], row_cand[MAX_BLOCKS];
+    for (int b = 0; b < nb; b++) {
         best[b] = _mm256_set1_pd(-INFINITY);
         row_cand[b] = _mm256_add_epi64(_mm256_set1_epi64x(ih0 * W + iw0 + 4 * s * b), lane);
         arg[b] = row_cand[b];
     }
     for (int64_t ih = ih0; ih < ih1; ih += dh) {
         const double *p = x + ih * W + iw0;
-        __m256i cand[2];
-        for (int b = 0; b < NB; b++) cand[b] = row_cand[b];
+        __m256i cand[MAX_BLOCKS];
+        for (int b = 0; b < nb; b++) cand[b] = row_cand[b];
         for (int64_t j = 0; j < kw; j++) {
-            for (int b = 0; b < NB; b++) {
+            for (int b = 0; b < nb; b++) {
                 const __m256d v = taps_f64(p + j * dw + 4 * s * b, s);
                 const __m256d take = take_f64(v, best[b]);
                 best[b] = _mm256_blendv_pd(best[b], v, take);
@@ -153,11 +177,12 @@ INLINE_AVX2 void max_blocks_f64(const cconv_pool2d_geometry *g, const double *x,
                 cand[b] = _mm256_add_epi64(cand[b], tap_step);
             }
         }
-        for (int b = 0; b < NB; b++) row_cand[b] = _mm256_add_epi64(row_cand[b], row_step);
+        for (int b = 0; b < nb; b++) row_cand[b] = _mm256_add_epi64(row_cand[b], row_step);
     }
-    for (int b = 0; b < NB; b++) {
-        _mm256_storeu_pd(y + o + 4 * b, best[b]);
-        _mm256_storeu_si256((__m256i *)(indices + o + 4 * b), arg[b]);
+    for (int b = 0; b < nb; b++) {
+        _mm256_storeu_pd(y + o + 4 * b, unshuffle_f64(best[b], s));
+        _mm256_storeu_si256((__m256i *)(indices + o + 4 * b),
+                            _mm256_castpd_si256(unshuffle_f64(_mm256_castsi256_pd(arg[b]), s)));
     }
 }
 
@@ -165,6 +190,8 @@ INLINE_AVX2 void max_row_f64(const cconv_pool2d_geometry *g, const double *x, in
                              int64_t ih1, int64_t ow_begin, int64_t ow_end, double *y,
                              int64_t *indices, const int s) {
     int64_t ow = ow_begin;
+    for (; ow + 4 * MAX_BLOCKS <= ow_end; ow += 4 * MAX_BLOCKS)
+        max_blocks_f64(g, x, ih0, ih1, ow, y, indices, s, MAX_BLOCKS);
     for (; ow + 8 <= ow_end; ow += 8) max_blocks_f64(g, x, ih0, ih1, ow, y, indices, s, 2);
     for (; ow < ow_end; ow += 4)
         max_blocks_f64(g, x, ih0, ih1, ow + 4 <= ow_end ? ow : ow_end - 4, y, indices, s, 1);
@@ -196,7 +223,7 @@ INLINE_AVX2 void avg_row_f32(const cconv_pool2d_geometry *g, const float *x, int
         __m256 sum = _mm256_setzero_ps();
         for (int64_t ih = ih0; ih < ih1; ih++)
             for (int64_t j = 0; j < kw; j++) sum = _mm256_add_ps(sum, taps_f32(p + ih * W + j, s));
-        _mm256_storeu_ps(y + o, _mm256_div_ps(sum, div));
+        _mm256_storeu_ps(y + o, unshuffle_f32(_mm256_div_ps(sum, div), s));
     }
 }
 
@@ -224,7 +251,7 @@ INLINE_AVX2 void avg_row_f64(const cconv_pool2d_geometry *g, const double *x, in
         __m256d sum = _mm256_setzero_pd();
         for (int64_t ih = ih0; ih < ih1; ih++)
             for (int64_t j = 0; j < kw; j++) sum = _mm256_add_pd(sum, taps_f64(p + ih * W + j, s));
-        _mm256_storeu_pd(y + o, _mm256_div_pd(sum, div));
+        _mm256_storeu_pd(y + o, unshuffle_f64(_mm256_div_pd(sum, div), s));
     }
 }
 
