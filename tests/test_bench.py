@@ -105,3 +105,11 @@ def test_memory_mode_runs_in_a_child():
     (result,) = bench.measure_memory(["cconv"], threads=1)
     assert result["peer"] == "cconv" and "skipped" not in result
     assert result["peak_mib"] >= result["before_mib"] > 0
+
+
+def test_thread_counts_are_restored():
+    import cconv
+    before = cconv.get_num_threads()
+    bench.run_suite(cases=TINY[1:], passes=("fwd",), peers=PEERS, threads=before + 1, repeat=1,
+                    peak=False)
+    assert cconv.get_num_threads() == before

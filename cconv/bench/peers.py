@@ -54,6 +54,9 @@ class Peer:
     def train(self, case, data, pass_):
         return None
 
+    def restore_threads(self):
+        """Undo set_threads, so a run leaves the caller's process as it found it."""
+
 
 class CconvPeer(Peer):
     name = "cconv"
@@ -73,8 +76,12 @@ class CconvPeer(Peer):
             pass
 
     def set_threads(self, threads):
+        self._previous = self.cconv.get_num_threads()
         self.cconv.set_num_threads(threads)
-        return threads
+        return self.cconv.get_num_threads()
+
+    def restore_threads(self):
+        self.cconv.set_num_threads(self._previous)
 
     def conv(self, case, data, pass_):
         cc, kw = self.cconv, case.kwargs()
@@ -122,6 +129,10 @@ class NumpyPeer(Peer):
         self._limits = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
         return threads
 
+    def restore_threads(self):
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+
     def conv(self, case, data, pass_):
         if case.groups != 1:
             raise Unsupported("the im2col reference does groups=1 only")
@@ -161,8 +172,12 @@ class TorchPeer(Peer):
         self.version = torch.__version__
 
     def set_threads(self, threads):
+        self._previous = self.torch.get_num_threads()
         self.torch.set_num_threads(threads)
         return self.torch.get_num_threads()
+
+    def restore_threads(self):
+        self.torch.set_num_threads(self._previous)
 
     def conv(self, case, data, pass_):
         torch = self.torch

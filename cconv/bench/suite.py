@@ -166,20 +166,26 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
             peak = None
 
     records = []
-    for case in cases:
-        data = case.make_data(np.dtype(dtype))
-        for pass_ in _passes_of(case, passes):
-            record = _time_case(case, pass_, data, loaded, dtype, timing_options, stat, log)
-            record.update(dtype=dtype, layout=layout, threads=threads, stat=stat,
-                          threads_set={n: threads_set[n] for n in record["peers"]})
-            for name, reason in missing.items():
-                record["skipped"].setdefault(name, reason)
-            top = _peak_for(case, dtype, peak)
-            if top and "cconv" in record["peers"] and "rate" in record["peers"]["cconv"]:
-                record["pct_peak"] = 100 * record["peers"]["cconv"]["rate"] / top
-            records.append(record)
-            log(_progress_line(record))
-            gc.collect()  # drop the peers' outputs and graphs before the next case
+    try:
+        for case in cases:
+            data = case.make_data(np.dtype(dtype))
+            for pass_ in _passes_of(case, passes):
+                record = _time_case(case, pass_, data, loaded, dtype, timing_options, stat, log)
+                record.update(dtype=dtype, layout=layout, threads=threads, stat=stat,
+                              threads_set={n: threads_set[n] for n in record["peers"]})
+                for name, reason in missing.items():
+                    record["skipped"].setdefault(name, reason)
+                top = _peak_for(case, dtype, peak)
+                if top and "cconv" in record["peers"] and "rate" in record["peers"]["cconv"]:
+                    record["pct_peak"] = 100 * record["peers"]["cconv"]["rate"] / top
+                records.append(record)
+                log(_progress_line(record))
+                gc.collect()  # drop the peers' outputs and graphs before the next case
+    finally:
+        # in reverse: peers may share one OpenMP runtime (cconv and a torch
+        # built against the system libgomp do), so the first one saved the original
+        for peer in reversed(list(loaded.values())):
+            peer.restore_threads()
     if isinstance(peak, dict):
         for record in records:
             record["peak"] = peak

@@ -7,8 +7,8 @@ round so no peer always runs right after the same neighbour (cache state left
 behind). Per peer we keep every sample and report the median (the min is in
 the records too).
 
-Between two calls the clock pauses for a moment: each library keeps its own
-worker threads (two OpenMP runtimes, Eigen's pool, OpenBLAS's), and workers
+Between two calls the clock pauses for a moment: the libraries keep their own
+worker threads (OpenMP's, TensorFlow's Eigen pool, OpenBLAS's), and workers
 still spinning after one library's call would otherwise steal the cores from
 the next library's call.
 """
