@@ -136,8 +136,9 @@ INLINE_AVX2 void max_row_f32(const cconv_pool2d_geometry *g, const float *x, int
 AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const float *x,
                                         int64_t ih0, int64_t ih1, int64_t ow_begin,
                                         int64_t ow_end, float *y, int64_t *indices) {
-    /* int32 indices must hold every position, and the start index of an empty window */
-    const int fits_int32 = (g->in_h + 1) * g->in_w < INT32_MAX;
+    /* int32 indices must hold every position, and the start index of a window
+     * that skipped past the padding into nothing (ih0 < in_h + dilation_h) */
+    const int fits_int32 = (g->in_h + g->dilation_h) * g->in_w < INT32_MAX;
     if (ow_end - ow_begin < 8 || !fits_int32 || (g->stride_w != 1 && g->stride_w != 2)) {
         cconv_f32_max_pool2d_row_generic(g, x, ih0, ih1, ow_begin, ow_end, y, indices);
         return;
