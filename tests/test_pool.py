@@ -364,6 +364,20 @@ def test_avg_pool2d_ceil_mode_window_past_the_input_counts_only_the_input(simd_p
                                         [1 / 6, 1 / 6, 1 / 6 + 1 / 4, 1 / 4]]]], rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool2d_backward_spreads_one_window_evenly(dtype, simd_path):
+    # regression: a build doubled column 0 here (2/3, 1/3, 1/3) and mis-spread
+    # every stride-1 window that overlaps the next
+    grad = cconv.avg_pool2d_backward(np.ones((1, 1, 1, 1), dtype), (1, 1, 1, 3), (1, 3),
+                                     stride=1)
+    assert_close(grad, np.full((1, 1, 1, 3), 1 / 3), dtype)
+    grad = cconv.avg_pool2d_backward(np.ones((1, 1, 3, 3), dtype), (1, 1, 3, 3), 3, stride=1,
+                                     padding=1)
+    # each pixel is in (rows it shares) x (columns it shares) of the nine windows
+    shared = np.array([2, 3, 2])
+    assert_close(grad, np.outer(shared, shared)[None, None] / 9, dtype)
+
+
 # ------------------------------------------------------------------ both
 
 
