@@ -153,6 +153,7 @@ def run(model_name="lenet5", epochs=5, batch_size=64, lr=None, momentum=None, th
                            on_batch=on_batch)
         seconds = time.perf_counter() - start
         if bar is not None:
+            bar.refresh()  # the last batch's loss and rate, even when the epoch was quick
             bar.close()
         acc = accuracy(model, X_test, y_test)
         result["epoch_seconds"].append(seconds)

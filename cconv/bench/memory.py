@@ -19,6 +19,9 @@ import sys
 
 __all__ = ["measure_memory"]
 
+# the folder holding the cconv package this process runs
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def _status_kib(field):
     try:
@@ -81,7 +84,11 @@ def measure_memory(peers, threads=2, dtype="float32", log=None):
     for name in peers:
         process = subprocess.run(
             [sys.executable, "-m", "cconv.bench.memory", name, str(threads), dtype],
-            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+            capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+            # `-m` puts the working directory first on sys.path: start the child
+            # where the cconv this process imported lives, so a source checkout
+            # (without the compiled extension) cannot shadow it
+            cwd=_PACKAGE_PARENT)
         if process.returncode:
             result = dict(peer=name, skipped=f"the child failed: {process.stderr.strip()[-500:]}")
         else:
