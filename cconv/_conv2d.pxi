@@ -15,6 +15,8 @@ cdef extern from "cconv.h" nogil:
     int64_t cconv_conv2d_forward_packed_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_forward_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
     void cconv_conv2d_forward_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
+    void cconv_conv2d_forward_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
+    void cconv_conv2d_forward_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
     int64_t cconv_conv2d_forward_workspace_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_forward_workspace_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_forward_tile_f32(const cconv_conv2d_geometry *g, const float *x,
@@ -139,13 +141,20 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     packed = <floating *> malloc(groups * packed_size * sizeof(floating))
     if packed == NULL:
         return -1
+    # Stride 1 skips im2col, except 1x1 kernels, whose im2col is (nearly) x itself.
+    cdef bint direct = stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1
     for gi in prange(groups, num_threads=threads_for(groups)):
         if floating is float:
-            cconv_conv2d_forward_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+            if direct:
+                cconv_conv2d_forward_direct_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+            else:
+                cconv_conv2d_forward_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
         else:
-            cconv_conv2d_forward_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
-    # Stride 1 skips im2col, except 1x1 kernels, whose im2col is (nearly) x itself.
-    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1:
+            if direct:
+                cconv_conv2d_forward_direct_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+            else:
+                cconv_conv2d_forward_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+    if direct:
         failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups)
     else:
         failures = forward_im2col_items(x, packed, packed_size, bias_ptr, out, &g, groups)

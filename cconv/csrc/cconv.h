@@ -60,6 +60,8 @@ typedef struct cconv_conv2d_geometry {
         int64_t row_end, REAL *workspace);                                               \
     /* stride 1: no im2col; each item covers output rows [oh_begin, oh_end) */           \
     int64_t cconv_conv2d_direct_rows_per_item_##SFX(const cconv_conv2d_geometry *g);     \
+    void cconv_conv2d_forward_direct_pack_##SFX(const cconv_conv2d_geometry *g,          \
+                                                const REAL *weight, REAL *packed);       \
     int64_t cconv_conv2d_forward_direct_workspace_size_##SFX(                            \
         const cconv_conv2d_geometry *g, int64_t rows);                                   \
     void cconv_conv2d_forward_direct_rows_##SFX(                                         \

@@ -24,6 +24,13 @@
  * width). 1024 positions x 64 channels of output block = 256 KiB fp32. */
 #define CCONV_DIRECT_POSITIONS 1024
 
+/* Stride-1 direct path with channel lanes: taps per weight chunk. A chunk of
+ * KC x NR weights (18 KiB fp32) stays in L1 while the tile visits every
+ * position of the block. */
+#ifndef CCONV_DIRECT_KC
+#define CCONV_DIRECT_KC 288
+#endif
+
 /* Weight gradient: "dot" tile of DOT_MR output channels x DOT_NR im2col rows,
  * reduced along PIXEL_BLOCK contiguous output pixels (12 accumulators). */
 #define CCONV_DOT_MR 4
