@@ -71,6 +71,14 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_backward_weight_direct_f64(const cconv_conv2d_geometry *g, const double *x,
                                                  const double *gy, double *gw, int64_t k0, int64_t k1,
                                                  int64_t q0, int64_t q1, double *ws)
+    int64_t cconv_conv2d_backward_weight_lanes_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
+    int64_t cconv_conv2d_backward_weight_lanes_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
+    void cconv_conv2d_backward_weight_lanes_f32(const cconv_conv2d_geometry *g, const float *x, int64_t x_image_stride,
+                                                const float *gy, int64_t gy_image_stride, int64_t n_images,
+                                                float *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, float *ws)
+    void cconv_conv2d_backward_weight_lanes_f64(const cconv_conv2d_geometry *g, const double *x, int64_t x_image_stride,
+                                                const double *gy, int64_t gy_image_stride, int64_t n_images,
+                                                double *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, double *ws)
 
 cdef extern from "tuning.h":
     enum:
@@ -353,87 +361,6 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
                                                         packed + gi * packed_size)
     failures = forward_direct_items(grad_output, packed, packed_size, NULL, grad_input, &t, groups)
     free(packed)
-    return -1 if failures else 0
-
-
-cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
-                                const floating[:, :, :, ::1] x,
-                                floating[:, :, :, ::1] grad_weight,
-                                Py_ssize_t stride_h, Py_ssize_t stride_w,
-                                Py_ssize_t pad_top, Py_ssize_t pad_left,
-                                Py_ssize_t dilation_h, Py_ssize_t dilation_w,
-                                Py_ssize_t groups) noexcept nogil:
-    cdef Py_ssize_t N = x.shape[0], Cg = x.shape[1] // groups
-    cdef Py_ssize_t Kg = grad_weight.shape[0] // groups
-    cdef Py_ssize_t CRS = Cg * grad_weight.shape[2] * grad_weight.shape[3]
-    cdef cconv_conv2d_geometry g = conv_geometry(
-        Cg, x.shape[2], x.shape[3], Kg, grad_output.shape[2], grad_output.shape[3],
-        grad_weight.shape[2], grad_weight.shape[3], stride_h, stride_w, pad_top, pad_left,
-        dilation_h, dilation_w)
-    cdef Py_ssize_t row_blocks, k_blocks, k_per_block, ws_size, items, item, n, gi, qb, kb
-    cdef Py_ssize_t k0, k1, q0, q1
-    cdef bint direct
-    cdef Py_ssize_t total = grad_weight.shape[0] * CRS
-    cdef floating *ws
-    cdef int failures = 0
-    if total == 0:
-        return 0
-    memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
-    if N == 0:
-        return 0
-    row_blocks = ceil_div(CRS, WEIGHT_GRAD_ROWS)
-    # Few im2col rows (first layers): split output channels instead.
-    k_blocks = max(1, min(ceil_div(Kg, CCONV_DOT_MR),
-                          ceil_div(cconv_max_threads() * 2, groups * row_blocks)))
-    k_per_block = ceil_div(ceil_div(Kg, k_blocks), CCONV_DOT_MR) * CCONV_DOT_MR
-    k_blocks = ceil_div(Kg, k_per_block)
-    direct = stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1
-    if floating is float:
-        if direct:
-            ws_size = cconv_conv2d_backward_weight_direct_workspace_size_f32(
-                &g, WEIGHT_GRAD_ROWS, k_per_block)
-        else:
-            ws_size = cconv_conv2d_backward_weight_workspace_size_f32(&g, WEIGHT_GRAD_ROWS)
-    else:
-        if direct:
-            ws_size = cconv_conv2d_backward_weight_direct_workspace_size_f64(
-                &g, WEIGHT_GRAD_ROWS, k_per_block)
-        else:
-            ws_size = cconv_conv2d_backward_weight_workspace_size_f64(&g, WEIGHT_GRAD_ROWS)
-    items = groups * row_blocks * k_blocks
-    with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
-        for item in prange(items, schedule='static'):
-            if ws == NULL:
-                failures += 1
-            else:
-                gi = item // (row_blocks * k_blocks)
-                qb = (item // k_blocks) % row_blocks
-                kb = item % k_blocks
-                k0 = kb * k_per_block
-                k1 = min(Kg, (kb + 1) * k_per_block)
-                q0 = qb * WEIGHT_GRAD_ROWS
-                q1 = min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS)
-                for n in range(N):
-                    if floating is float:
-                        if direct:
-                            cconv_conv2d_backward_weight_direct_f32(
-                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
-                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
-                        else:
-                            cconv_conv2d_backward_weight_tile_f32(
-                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
-                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
-                    else:
-                        if direct:
-                            cconv_conv2d_backward_weight_direct_f64(
-                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
-                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
-                        else:
-                            cconv_conv2d_backward_weight_tile_f64(
-                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
-                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
-        free(ws)
     return -1 if failures else 0
 
 

@@ -8,6 +8,7 @@ family keeps each file to one job.
 """
 include "_runtime.pxi"
 include "_conv2d.pxi"
+include "_conv2d_backward_weight.pxi"
 include "_conv2d_nhwc.pxi"
 include "_pool2d.pxi"
 include "_im2col.pxi"

@@ -37,4 +37,10 @@
 #define CCONV_DOT_NR 3
 #define CCONV_PIXEL_BLOCK 512
 
+/* Weight gradient with channel lanes: pixels per reduction block. Its
+ * dY^T slice (256 x NR, 16 KiB fp32) stays in L1 across the tap tiles. */
+#ifndef CCONV_LANES_PIXEL_BLOCK
+#define CCONV_LANES_PIXEL_BLOCK 256
+#endif
+
 #endif

@@ -1,0 +1,153 @@
+# conv2d gradient w.r.t. the weights: how dW is split into work items.
+#
+# Every work item owns a block of dW (output channels x im2col rows) and sums
+# all images into it in order, so no two threads touch one element and the
+# result does not depend on the thread count. Stride-1 convs whose output
+# channels fill the vector width take the channel-lane kernel (one call per
+# item over all images); the rest take the dot kernel image by image.
+
+
+cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
+                                const floating[:, :, :, ::1] x,
+                                floating[:, :, :, ::1] grad_weight,
+                                Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                Py_ssize_t groups) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], Cg = x.shape[1] // groups
+    cdef Py_ssize_t Kg = grad_weight.shape[0] // groups
+    cdef Py_ssize_t CRS = Cg * grad_weight.shape[2] * grad_weight.shape[3]
+    cdef Py_ssize_t total = grad_weight.shape[0] * CRS
+    cdef Py_ssize_t lanes = CCONV_NR_F32 if floating is float else CCONV_NR_F64
+    cdef cconv_conv2d_geometry g = conv_geometry(
+        Cg, x.shape[2], x.shape[3], Kg, grad_output.shape[2], grad_output.shape[3],
+        grad_weight.shape[2], grad_weight.shape[3], stride_h, stride_w, pad_top, pad_left,
+        dilation_h, dilation_w)
+    if total == 0:
+        return 0
+    memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
+    if N == 0:
+        return 0
+    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1 and Kg % lanes == 0:
+        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
+    return backward_weight_dot(grad_output, x, grad_weight, &g, groups)
+
+
+cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] x,
+                               floating[:, :, :, ::1] grad_weight,
+                               const cconv_conv2d_geometry *g, Py_ssize_t groups,
+                               Py_ssize_t lanes) noexcept nogil:
+    """Items are (group, `lanes` output channels, block of im2col rows): one
+    block of rows when channel blocks alone feed every thread, so dY^T is
+    built once per image and channel block."""
+    cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
+    cdef Py_ssize_t CRS = Cg * g.kernel_h * g.kernel_w
+    cdef Py_ssize_t k_blocks = Kg // lanes
+    cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, CCONV_MR),
+                                            ceil_div(cconv_max_threads() * 2, groups * k_blocks)))
+    cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), CCONV_MR) * CCONV_MR
+    cdef Py_ssize_t items, item, gi, qb, kb, ws_size
+    cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
+    cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]
+    cdef floating *ws
+    cdef int failures = 0
+    row_blocks = ceil_div(CRS, rows)
+    items = groups * k_blocks * row_blocks
+    if floating is float:
+        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, rows, lanes)
+    else:
+        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, rows, lanes)
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                gi = item // (k_blocks * row_blocks)
+                kb = (item // row_blocks) % k_blocks
+                qb = item % row_blocks
+                if floating is float:
+                    cconv_conv2d_backward_weight_lanes_f32(
+                        g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
+                        gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
+                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws)
+                else:
+                    cconv_conv2d_backward_weight_lanes_f64(
+                        g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
+                        gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
+                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws)
+        free(ws)
+    return -1 if failures else 0
+
+
+cdef int backward_weight_dot(const floating[:, :, :, ::1] grad_output,
+                             const floating[:, :, :, ::1] x,
+                             floating[:, :, :, ::1] grad_weight,
+                             const cconv_conv2d_geometry *g_, Py_ssize_t groups) noexcept nogil:
+    """Items are (group, block of WEIGHT_GRAD_ROWS im2col rows, block of
+    output channels); each item walks the images one by one."""
+    cdef cconv_conv2d_geometry g = g_[0]
+    cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
+    cdef Py_ssize_t CRS = Cg * g.kernel_h * g.kernel_w
+    cdef Py_ssize_t row_blocks, k_blocks, k_per_block, ws_size, items, item, n, gi, qb, kb
+    cdef Py_ssize_t k0, k1, q0, q1
+    cdef bint direct
+    cdef floating *ws
+    cdef int failures = 0
+    row_blocks = ceil_div(CRS, WEIGHT_GRAD_ROWS)
+    # Few im2col rows (first layers): split output channels instead.
+    k_blocks = max(1, min(ceil_div(Kg, CCONV_DOT_MR),
+                          ceil_div(cconv_max_threads() * 2, groups * row_blocks)))
+    k_per_block = ceil_div(ceil_div(Kg, k_blocks), CCONV_DOT_MR) * CCONV_DOT_MR
+    k_blocks = ceil_div(Kg, k_per_block)
+    direct = g.stride_h == 1 and g.stride_w == 1 and g.kernel_h * g.kernel_w > 1
+    if floating is float:
+        if direct:
+            ws_size = cconv_conv2d_backward_weight_direct_workspace_size_f32(
+                &g, WEIGHT_GRAD_ROWS, k_per_block)
+        else:
+            ws_size = cconv_conv2d_backward_weight_workspace_size_f32(&g, WEIGHT_GRAD_ROWS)
+    else:
+        if direct:
+            ws_size = cconv_conv2d_backward_weight_direct_workspace_size_f64(
+                &g, WEIGHT_GRAD_ROWS, k_per_block)
+        else:
+            ws_size = cconv_conv2d_backward_weight_workspace_size_f64(&g, WEIGHT_GRAD_ROWS)
+    items = groups * row_blocks * k_blocks
+    with parallel(num_threads=threads_for(items)):
+        ws = <floating *> malloc(ws_size * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                gi = item // (row_blocks * k_blocks)
+                qb = (item // k_blocks) % row_blocks
+                kb = item % k_blocks
+                k0 = kb * k_per_block
+                k1 = min(Kg, (kb + 1) * k_per_block)
+                q0 = qb * WEIGHT_GRAD_ROWS
+                q1 = min(CRS, (qb + 1) * WEIGHT_GRAD_ROWS)
+                for n in range(N):
+                    if floating is float:
+                        if direct:
+                            cconv_conv2d_backward_weight_direct_f32(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
+                        else:
+                            cconv_conv2d_backward_weight_tile_f32(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
+                    else:
+                        if direct:
+                            cconv_conv2d_backward_weight_direct_f64(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
+                        else:
+                            cconv_conv2d_backward_weight_tile_f64(
+                                &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
+                                &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
+        free(ws)
+    return -1 if failures else 0
+
+
