@@ -1,0 +1,31 @@
+"""cconv.nn runs NumPy's matrix products on one BLAS thread (cconv/nn/_blas.py)
+and gives the caller's BLAS thread count back afterwards."""
+import numpy as np
+import pytest
+
+from cconv.nn import Linear
+from cconv.nn._blas import one_blas_thread
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info()
+            if info["user_api"] == "blas"]
+
+
+def test_one_blas_thread_inside_and_restored_after():
+    before = blas_threads()
+    if not before:
+        pytest.skip("NumPy's BLAS is not visible to threadpoolctl here")
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == [2] * len(before)
+
+
+def test_linear_results_do_not_depend_on_the_limit(rng):
+    layer = Linear(37, 11, dtype=np.float64)
+    x = rng.standard_normal((5, 37))
+    expected = x @ layer.W.T + layer.b
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12)
