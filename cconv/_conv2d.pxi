@@ -1,7 +1,10 @@
 # conv2d forward and backward: work split and threading around the C tile
 # routines of csrc/ (see csrc/cconv.h for what each computes).
 from cython.parallel cimport prange, parallel
-from libc.stdlib cimport malloc, free
+
+cdef extern from "aligned_alloc.h" nogil:
+    void *cconv_aligned_malloc(size_t size)
+    void cconv_aligned_free(void *block)
 from libc.string cimport memset
 from libc.stdint cimport int64_t
 
@@ -101,6 +104,12 @@ cdef inline Py_ssize_t ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return (a + b - 1) // b
 
 
+cdef inline Py_ssize_t whole_lines(Py_ssize_t elements) noexcept nogil:
+    """`elements` rounded up to 64-byte lines of float32 (a multiple for
+    float64 too): one group's packed weights after another stay aligned."""
+    return ceil_div(elements, 16) * 16
+
+
 cdef inline cconv_conv2d_geometry conv_geometry(
         Py_ssize_t channels, Py_ssize_t in_h, Py_ssize_t in_w,
         Py_ssize_t out_channels, Py_ssize_t out_h, Py_ssize_t out_w,
@@ -143,10 +152,10 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     if N == 0 or P == 0 or Kg == 0:
         return 0
     if floating is float:
-        packed_size = cconv_conv2d_forward_packed_size_f32(&g)
+        packed_size = whole_lines(cconv_conv2d_forward_packed_size_f32(&g))
     else:
-        packed_size = cconv_conv2d_forward_packed_size_f64(&g)
-    packed = <floating *> malloc(groups * packed_size * sizeof(floating))
+        packed_size = whole_lines(cconv_conv2d_forward_packed_size_f64(&g))
+    packed = <floating *> cconv_aligned_malloc(groups * packed_size * sizeof(floating))
     if packed == NULL:
         return -1
     # Stride 1 skips im2col, except 1x1 kernels, whose im2col is (nearly) x itself.
@@ -166,7 +175,7 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
         failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups)
     else:
         failures = forward_im2col_items(x, packed, packed_size, bias_ptr, out, &g, groups)
-    free(packed)
+    cconv_aligned_free(packed)
     return -1 if failures else 0
 
 
@@ -192,7 +201,7 @@ cdef int forward_im2col_items(const floating[:, :, :, ::1] x, const floating *pa
     blocks = ceil_div(P, block)
     items = N * groups * blocks
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -210,7 +219,7 @@ cdef int forward_im2col_items(const floating[:, :, :, ::1] x, const floating *pa
                         g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                         bias + gi * Kg if bias != NULL else NULL,
                         &out[n, gi * Kg, 0, 0], b * block, min(P, (b + 1) * block), ws)
-        free(ws)
+        cconv_aligned_free(ws)
     return failures
 
 
@@ -240,7 +249,7 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
     else:
         ws_size = cconv_conv2d_forward_direct_workspace_size_f64(g, rows)
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -258,7 +267,7 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
                         g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                         bias + gi * Kg if bias != NULL else NULL,
                         &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), ws)
-        free(ws)
+        cconv_aligned_free(ws)
     return failures
 
 
@@ -290,12 +299,12 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
     blocks = ceil_div(Cg, per_block)
     block_stride = ceil_div(per_block * RS, CCONV_MR) * CCONV_MR * Kg
     if floating is float:
-        packed_size = cconv_conv2d_backward_input_packed_size_f32(&g, per_block)
+        packed_size = whole_lines(cconv_conv2d_backward_input_packed_size_f32(&g, per_block))
         ws_size = cconv_conv2d_backward_input_workspace_size_f32(&g, per_block)
     else:
-        packed_size = cconv_conv2d_backward_input_packed_size_f64(&g, per_block)
+        packed_size = whole_lines(cconv_conv2d_backward_input_packed_size_f64(&g, per_block))
         ws_size = cconv_conv2d_backward_input_workspace_size_f64(&g, per_block)
-    packed = <floating *> malloc(max(1, groups * packed_size) * sizeof(floating))
+    packed = <floating *> cconv_aligned_malloc(max(1, groups * packed_size) * sizeof(floating))
     if packed == NULL:
         return -1
     for item in prange(groups * blocks, num_threads=threads_for(groups * blocks)):
@@ -311,7 +320,7 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
                 min(Cg, (b + 1) * per_block), packed + gi * packed_size + b * block_stride)
     items = N * groups * blocks
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -331,8 +340,8 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
                         packed + gi * packed_size + b * block_stride,
                         &grad_input[n, gi * Cg, 0, 0], b * per_block,
                         min(Cg, (b + 1) * per_block), ws)
-        free(ws)
-    free(packed)
+        cconv_aligned_free(ws)
+    cconv_aligned_free(packed)
     return -1 if failures else 0
 
 
@@ -346,10 +355,10 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
     cdef floating *packed
     cdef int failures
     if floating is float:
-        packed_size = cconv_conv2d_forward_packed_size_f32(&t)
+        packed_size = whole_lines(cconv_conv2d_forward_packed_size_f32(&t))
     else:
-        packed_size = cconv_conv2d_forward_packed_size_f64(&t)
-    packed = <floating *> malloc(groups * packed_size * sizeof(floating))
+        packed_size = whole_lines(cconv_conv2d_forward_packed_size_f64(&t))
+    packed = <floating *> cconv_aligned_malloc(groups * packed_size * sizeof(floating))
     if packed == NULL:
         return -1
     for gi in prange(groups, num_threads=threads_for(groups)):
@@ -360,7 +369,7 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
             cconv_conv2d_backward_input_direct_pack_f64(g, &weight[gi * Kg, 0, 0, 0],
                                                         packed + gi * packed_size)
     failures = forward_direct_items(grad_output, packed, packed_size, NULL, grad_input, &t, groups)
-    free(packed)
+    cconv_aligned_free(packed)
     return -1 if failures else 0
 
 

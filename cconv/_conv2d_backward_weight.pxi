@@ -59,7 +59,7 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     else:
         ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, rows, lanes)
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -77,7 +77,7 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
                         g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
                         gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
                         (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws)
-        free(ws)
+        cconv_aligned_free(ws)
     return -1 if failures else 0
 
 
@@ -116,7 +116,7 @@ cdef int backward_weight_dot(const floating[:, :, :, ::1] grad_output,
             ws_size = cconv_conv2d_backward_weight_workspace_size_f64(&g, WEIGHT_GRAD_ROWS)
     items = groups * row_blocks * k_blocks
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -147,7 +147,7 @@ cdef int backward_weight_dot(const floating[:, :, :, ::1] grad_output,
                             cconv_conv2d_backward_weight_tile_f64(
                                 &g, &x[n, gi * Cg, 0, 0], &grad_output[n, gi * Kg, 0, 0],
                                 &grad_weight[gi * Kg, 0, 0, 0], k0, k1, q0, q1, ws)
-        free(ws)
+        cconv_aligned_free(ws)
     return -1 if failures else 0
 
 

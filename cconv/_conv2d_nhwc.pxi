@@ -63,7 +63,7 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
     else:
         ws_size = cconv_conv2d_nhwc_forward_workspace_size_f64(g, rows)
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -83,7 +83,7 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
                         bias + gi * g.out_channels if bias != NULL else NULL,
                         y + n * y_image + gi * g.out_channels, y_stride,
                         b * rows, min(OH, (b + 1) * rows), ws)
-        free(ws)
+        cconv_aligned_free(ws)
     return failures
 
 
@@ -131,7 +131,7 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
     if Kg == 0:
         memset(&grad_input[0, 0, 0, 0], 0, N * gx_image * sizeof(floating))
         return 0
-    packed = <floating *> malloc(groups * size * sizeof(floating))
+    packed = <floating *> cconv_aligned_malloc(groups * size * sizeof(floating))
     if packed == NULL:
         return -1
     if stride_h == 1 and stride_w == 1:
@@ -160,7 +160,7 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
             ws_size = cconv_conv2d_nhwc_backward_input_workspace_size_f64(&g)
         # Each image owns its dX, so scatters never race.
         with parallel(num_threads=threads_for(N)):
-            ws = <floating *> malloc(ws_size * sizeof(floating))
+            ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
             for n in prange(N, schedule='static'):
                 if ws == NULL:
                     failures += 1
@@ -174,8 +174,8 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
                             cconv_conv2d_nhwc_backward_input_scatter_f64(
                                 &g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * size,
                                 &grad_input[n, 0, 0, gi * Cg], C, ws)
-            free(ws)
-    free(packed)
+            cconv_aligned_free(ws)
+    cconv_aligned_free(packed)
     return -1 if failures else 0
 
 
@@ -210,7 +210,7 @@ cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
     else:
         ws_size = cconv_conv2d_nhwc_backward_weight_workspace_size_f64(&g)
     with parallel(num_threads=threads_for(items)):
-        ws = <floating *> malloc(ws_size * sizeof(floating))
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -228,7 +228,7 @@ cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
                             &g, &x[n, 0, 0, gi * Cg], C, &grad_output[n, 0, 0, gi * Kg], K,
                             &grad_weight[0, 0, 0, gi * Kg], K, qb * per_block,
                             min(CRS, (qb + 1) * per_block), ws)
-        free(ws)
+        cconv_aligned_free(ws)
     return -1 if failures else 0
 
 
