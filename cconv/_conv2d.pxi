@@ -373,19 +373,38 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
     return -1 if failures else 0
 
 
+cdef inline double plane_sum(const floating *plane, Py_ssize_t P) noexcept nogil:
+    """Sum in double over four independent chains: one chain waits out the
+    add latency on every element (4x slower on a 300k-element bias)."""
+    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
+    cdef Py_ssize_t p = 0
+    while p + 4 <= P:
+        s0 = s0 + plane[p]
+        s1 = s1 + plane[p + 1]
+        s2 = s2 + plane[p + 2]
+        s3 = s3 + plane[p + 3]
+        p += 4
+    while p < P:
+        s0 = s0 + plane[p]
+        p += 1
+    return (s0 + s1) + (s2 + s3)
+
+
 cdef int conv2d_backward_bias(const floating[:, :, :, ::1] grad_output,
                               floating[::1] grad_bias) noexcept nogil:
     cdef Py_ssize_t N = grad_output.shape[0], K = grad_output.shape[1]
     cdef Py_ssize_t P = grad_output.shape[2] * grad_output.shape[3]
-    cdef Py_ssize_t k, n, p
+    cdef Py_ssize_t k, n
     cdef double total  # fp32 sums over N*P terms lose digits; sum in double
-    cdef const floating *plane
-    for k in prange(K, num_threads=threads_for(K // 16 + 1), schedule='static'):
+    if P == 0:
+        for k in range(K):
+            grad_bias[k] = 0
+        return 0
+    # split channels over threads once there are enough elements to pay for it
+    for k in prange(K, num_threads=threads_for(K if N * P >= 16384 else 1), schedule='static'):
         total = 0
         for n in range(N):
-            plane = &grad_output[n, k, 0, 0] if P > 0 else NULL
-            for p in range(P):
-                total = total + plane[p]
+            total = total + plane_sum(&grad_output[n, k, 0, 0], P)
         grad_bias[k] = <floating> total
     return 0
 

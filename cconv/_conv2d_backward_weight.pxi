@@ -3,8 +3,9 @@
 # Every work item owns a block of dW (output channels x im2col rows) and sums
 # all images into it in order, so no two threads touch one element and the
 # result does not depend on the thread count. Stride-1 convs whose output
-# channels fill the vector width take the channel-lane kernel (one call per
-# item over all images); the rest take the dot kernel image by image.
+# channels fill the vector width (or fit in one vector) take the channel-lane
+# kernel (one call per item over all images); the rest take the dot kernel
+# image by image.
 
 
 cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
@@ -28,8 +29,11 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
     memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
     if N == 0:
         return 0
-    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1 and Kg % lanes == 0:
-        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
+    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1:
+        if Kg % lanes == 0:
+            return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
+        if Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x
+            return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, Kg)
     return backward_weight_dot(grad_output, x, grad_weight, &g, groups)
 
 
