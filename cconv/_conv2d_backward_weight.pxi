@@ -29,7 +29,7 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
     memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
     if N == 0:
         return 0
-    if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1:
+    if stride_h == 1 and stride_w == 1:  # 1x1 too: unpadded, the lanes kernel reads x in place
         if Kg % lanes == 0:
             return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
         if Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x
