@@ -422,8 +422,10 @@ def run_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, :
     """out = conv2d(x, weight) + bias; arguments already validated by cconv.functional."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_forward(x, weight, bias, out, stride_h, stride_w, pad_top, pad_left,
                                 dilation_h, dilation_w, groups)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
@@ -435,8 +437,10 @@ def run_conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
                               Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_backward_input(grad_output, weight, grad_input, stride_h, stride_w,
                                        pad_top, pad_left, dilation_h, dilation_w, groups)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
@@ -448,13 +452,17 @@ def run_conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
                                Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_backward_weight(grad_output, x, grad_weight, stride_h, stride_w,
                                         pad_top, pad_left, dilation_h, dilation_w, groups)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
 def run_conv2d_backward_bias(const floating[:, :, :, ::1] grad_output, floating[::1] grad_bias):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_backward_bias(grad_output, grad_bias)
+        cconv_leave_call()
     _raise_on_failure(status)

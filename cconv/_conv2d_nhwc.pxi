@@ -255,8 +255,10 @@ def run_conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :,
     """NHWC x, HWIO weight, NHWC out; arguments already validated by cconv.functional."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_forward_nhwc(x, weight, bias, out, stride_h, stride_w, pad_top,
                                      pad_left, dilation_h, dilation_w, groups)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
@@ -268,8 +270,10 @@ def run_conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
                                    Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_backward_input_nhwc(grad_output, weight, grad_input, stride_h, stride_w,
                                             pad_top, pad_left, dilation_h, dilation_w, groups)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
@@ -281,8 +285,10 @@ def run_conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
                                     Py_ssize_t dilation_h, Py_ssize_t dilation_w, Py_ssize_t groups):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_backward_weight_nhwc(grad_output, x, grad_weight, stride_h, stride_w,
                                              pad_top, pad_left, dilation_h, dilation_w, groups)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
@@ -290,5 +296,7 @@ def run_conv2d_backward_bias_nhwc(const floating[:, :, :, ::1] grad_output,
                                   floating[::1] grad_bias):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = conv2d_backward_bias_nhwc(grad_output, grad_bias)
+        cconv_leave_call()
     _raise_on_failure(status)

@@ -164,7 +164,9 @@ def run_im2col(const floating[:, :, :, ::1] x, floating[:, ::1] col,
     """im2col into preallocated col (N*OH*OW, C*filter_h*filter_w)."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = im2col(x, col, filter_h, filter_w, stride, pad)
+        cconv_leave_call()
     if status != 0:
         raise MemoryError("im2col: workspace allocation failed")
 
@@ -174,6 +176,8 @@ def run_col2im(const floating[:, ::1] col, floating[:, :, :, ::1] out,
     """col2im into preallocated out (N, C, H, W), which it overwrites."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = col2im(col, out, filter_h, filter_w, stride, pad)
+        cconv_leave_call()
     if status != 0:
         raise MemoryError("col2im: workspace allocation failed")

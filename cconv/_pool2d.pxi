@@ -193,8 +193,10 @@ def run_max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1
     """max_pool2d_forward on preallocated out and indices (N, C, OH, OW)."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = max_pool2d_forward(x, out, indices, kernel_h, kernel_w, stride_h, stride_w,
                                     pad_h, pad_w, dilation_h, dilation_w)
+        cconv_leave_call()
     if status != 0:
         raise MemoryError("max_pool2d_forward: workspace allocation failed")
 
@@ -205,7 +207,9 @@ def run_max_pool2d_backward(const floating[:, :, :, ::1] grad_output,
     """max_pool2d_backward into preallocated grad_input; indices must be in range."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = max_pool2d_backward(grad_output, indices, grad_input)
+        cconv_leave_call()
     if status != 0:
         raise MemoryError("max_pool2d_backward: workspace allocation failed")
 
@@ -218,8 +222,10 @@ def run_avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1
     """avg_pool2d_forward on preallocated out; divisor_override <= 0 means none."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = avg_pool2d_forward(x, out, kernel_h, kernel_w, stride_h, stride_w,
                                     pad_h, pad_w, count_include_pad, divisor_override)
+        cconv_leave_call()
     if status != 0:
         raise MemoryError("avg_pool2d_forward: workspace allocation failed")
 
@@ -233,8 +239,10 @@ def run_avg_pool2d_backward(const floating[:, :, :, ::1] grad_output,
     """avg_pool2d_backward into preallocated grad_input."""
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = avg_pool2d_backward(grad_output, grad_input, kernel_h, kernel_w,
                                      stride_h, stride_w, pad_h, pad_w,
                                      count_include_pad, divisor_override)
+        cconv_leave_call()
     if status != 0:
         raise MemoryError("avg_pool2d_backward: workspace allocation failed")

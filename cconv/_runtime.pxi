@@ -3,8 +3,11 @@ import os as _os
 
 cdef extern from "threads.h" nogil:
     int cconv_openmp_enabled()
+    int cconv_configured_threads()
     int cconv_max_threads()
     void cconv_set_max_threads(int n)
+    void cconv_enter_call()
+    void cconv_leave_call()
     int cconv_thread_id()
 
 cdef extern from "cconv.h" nogil:
@@ -22,12 +25,15 @@ cdef inline int threads_for(Py_ssize_t work_items) noexcept nogil:
 
 
 def get_num_threads():
-    """Threads a kernel may use: omp_get_max_threads() (OMP_NUM_THREADS, threadpoolctl)."""
-    return cconv_max_threads()
+    """Threads a kernel call may use: the count set_num_threads() gave (for the
+    whole process), else omp_get_max_threads() of the calling thread
+    (OMP_NUM_THREADS, threadpoolctl). Calls running at once share it."""
+    return cconv_configured_threads()
 
 
 def set_num_threads(int n):
-    """Set the OpenMP thread count for later kernel calls (no-op without OpenMP)."""
+    """Set the thread count of later kernel calls from any Python thread
+    (no-op without OpenMP)."""
     if n < 1:
         raise ValueError(f"n must be a positive thread count, got {n}")
     cconv_set_max_threads(n)
