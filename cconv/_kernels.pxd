@@ -93,3 +93,26 @@ cdef int im2col(const floating[:, :, :, ::1] x, floating[:, ::1] col,
 cdef int col2im(const floating[:, ::1] col, floating[:, :, :, ::1] out,
                 Py_ssize_t filter_h, Py_ssize_t filter_w,
                 Py_ssize_t stride, Py_ssize_t pad) noexcept nogil
+
+# channels last: x (N, H, W, C), out (N, OH, OW, C); pad_top/pad_left are the
+# leading paddings (trailing ones follow from OH, OW); indices are ih * W + iw.
+cdef int max_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                                 int64_t[:, :, :, ::1] indices,
+                                 Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                                 Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                 Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                 Py_ssize_t dilation_h, Py_ssize_t dilation_w) noexcept nogil
+cdef int max_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
+                                  const int64_t[:, :, :, ::1] indices,
+                                  floating[:, :, :, ::1] grad_input) noexcept nogil
+cdef int avg_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
+                                 Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                                 Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                 Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                 bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil
+cdef int avg_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
+                                  floating[:, :, :, ::1] grad_input,
+                                  Py_ssize_t kernel_h, Py_ssize_t kernel_w,
+                                  Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                  Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                  bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil

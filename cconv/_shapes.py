@@ -15,6 +15,7 @@ kernels at sizes <= 0 instead of truncating them up to 1.
 __all__ = [
     "conv_output_size",
     "conv_same_padding",
+    "tf_same_padding",
     "conv2d_padding",
     "conv2d_output_shape",
     "pooling_output_size",
@@ -39,17 +40,30 @@ def conv_same_padding(kernel, dilation):
     return total // 2, total - total // 2
 
 
-def conv2d_padding(padding, kernel_hw, dilation_hw):
+def tf_same_padding(in_size, kernel, stride, dilation):
+    """(before, after) of TensorFlow's 'SAME' along one dimension: the output
+    has ceil(in / stride) elements and the padding its windows need, the odd
+    pixel after. With stride 1 this is conv_same_padding."""
+    out = -(-in_size // stride)
+    total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - in_size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_padding(padding, kernel_hw, dilation_hw, in_hw=None, stride_hw=(1, 1)):
     """((top, bottom), (left, right)) for a normalised conv2d padding.
 
     `padding` is 'valid', 'same' or an (h, w) pair of non-negative ints (as
-    cconv._arguments.conv_padding returns it); 'same' assumes stride 1.
+    cconv._arguments.conv_padding returns it); 'same' is TensorFlow's SAME for
+    the input size `in_hw` and `stride_hw` (torch's 'same' when stride is 1).
     """
     if padding == "valid":
         return (0, 0), (0, 0)
     if padding == "same":
-        return (conv_same_padding(kernel_hw[0], dilation_hw[0]),
-                conv_same_padding(kernel_hw[1], dilation_hw[1]))
+        if in_hw is None:
+            return (conv_same_padding(kernel_hw[0], dilation_hw[0]),
+                    conv_same_padding(kernel_hw[1], dilation_hw[1]))
+        return tuple(tf_same_padding(in_hw[i], kernel_hw[i], stride_hw[i], dilation_hw[i])
+                     for i in range(2))
     pad_h, pad_w = padding
     return (pad_h, pad_h), (pad_w, pad_w)
 

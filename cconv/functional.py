@@ -5,7 +5,9 @@ layer's `_check_*` does all of it, like THNN's shapeCheck), compute the output
 shape in cconv._shapes, allocate new C-contiguous outputs, call a compiled
 kernel once. Nothing is computed in NumPy.
 
-Arrays are NCHW, float32 or float64 (one dtype per call; anything else raises
+Arrays are NCHW by default, or NHWC with data_format="NHWC" (filters then
+HWIO, as tf.nn.conv2d; cconv._layout lists the TensorFlow argument forms
+accepted), float32 or float64 (one dtype per call; anything else raises
 TypeError). Any array-like NumPy converts is accepted, so a nested list of
 Python floats works, but a list of ints becomes an int64 array and is refused.
 Non-contiguous, Fortran-order and read-only inputs work; inputs are never
@@ -17,6 +19,7 @@ import numpy as np
 
 from cconv import _arguments as args
 from cconv import _kernels
+from cconv import _layout
 from cconv import _shapes
 
 __all__ = [
@@ -31,11 +34,14 @@ __all__ = [
 ]
 
 _NCHW = "(N, C, H, W)"
+_LAYOUTS = {"NCHW": "(N, C, H, W)", "NHWC": "(N, H, W, C)"}
+_GRAD_LAYOUTS = {"NCHW": "(N, K, OH, OW)", "NHWC": "(N, OH, OW, K)"}
+_FILTER_LAYOUTS = {"NCHW": "(K, C/groups, R, S)", "NHWC": "(R, S, C/groups, K) (HWIO)"}
 
 
-def _check_input(name, x):
+def _check_input(name, x, fmt="NCHW"):
     """x as a 4-D float array whose channel and spatial sizes are non-zero."""
-    args.check_ndim(name, x, _NCHW)
+    args.check_ndim(name, x, _LAYOUTS[fmt])
     if min(x.shape[1:]) < 1:
         raise ValueError(f"{name} must have non-empty C, H and W (only the batch may be empty), "
                          f"got shape {x.shape}")
@@ -70,67 +76,78 @@ class _Conv2dGeometry(NamedTuple):
                 self.groups)
 
 
-def _check_conv2d(x, weight, stride, padding, dilation, groups, itemsize):
-    """Validate everything conv2d and conv2d_backward share; x, weight already 4-D arrays."""
-    _check_input("x", x)
-    args.check_ndim("weight", weight, "(K, C/groups, R, S)")
-    stride = args.int_pair("stride", stride)
-    dilation = args.int_pair("dilation", dilation)
-    padding = args.conv_padding(padding)
+def _check_conv2d(x, weight, stride, padding, dilation, groups, itemsize, fmt):
+    """Validate everything conv2d and conv2d_backward share; x, weight already
+    4-D arrays in `fmt`. The geometry's output shape is in `fmt` too."""
+    _check_input("x", x, fmt)
+    args.check_ndim("weight", weight, _FILTER_LAYOUTS[fmt])
+    stride = _layout.spatial_pair("stride", stride, fmt)
+    dilation = _layout.spatial_pair("dilation", dilation, fmt)
+    explicit = _layout.explicit_padding(padding, fmt)
+    if explicit is None:
+        padding = args.conv_padding(padding)
     groups = args.int_value("groups", groups)
-    if padding == "same" and stride != (1, 1):
-        raise ValueError(f"padding='same' needs stride 1 (as in torch), got stride={stride}")
-    k, c_per_group, r, s = weight.shape
+    x_shape = _layout.to_nchw_shape(x.shape, fmt)
+    w_shape = _layout.weight_to_kcrs_shape(weight.shape, fmt)
+    k, c_per_group, r, s = w_shape
     if min(weight.shape) < 1:
-        raise ValueError(f"weight must have non-zero sizes (K, C/groups, R, S), got {weight.shape}")
+        raise ValueError(f"weight must have non-zero sizes {_FILTER_LAYOUTS[fmt]}, "
+                         f"got {weight.shape}")
     if k % groups:
         raise ValueError(f"groups={groups} must divide the output channels, but weight has "
                          f"K={k} (weight shape {weight.shape})")
-    if x.shape[1] % groups:
+    if x_shape[1] % groups:
         raise ValueError(f"groups={groups} must divide the input channels, but x has "
-                         f"C={x.shape[1]} (x shape {x.shape})")
-    if x.shape[1] != c_per_group * groups:
-        raise ValueError(f"channel mismatch: x has C={x.shape[1]} channels but weight of shape "
+                         f"C={x_shape[1]} (x shape {x.shape})")
+    if x_shape[1] != c_per_group * groups:
+        raise ValueError(f"channel mismatch: x has C={x_shape[1]} channels but weight of shape "
                          f"{weight.shape} with groups={groups} expects "
-                         f"{c_per_group * groups} (weight.shape[1] * groups)")
-    pads = _shapes.conv2d_padding(padding, (r, s), dilation)
+                         f"{c_per_group * groups} (its C/groups * groups)")
+    pads = explicit if explicit is not None else _shapes.conv2d_padding(
+        padding, (r, s), dilation, x_shape[2:], stride)
     for axis, dim in ((0, "H"), (1, "W")):
-        args.check_span(f"conv2d along {dim}", x.shape[2 + axis], sum(pads[axis]),
-                        weight.shape[2 + axis], stride[axis], dilation[axis])
-    out_shape = _shapes.conv2d_output_shape(x.shape, weight.shape, stride, pads, dilation)
+        args.check_span(f"conv2d along {dim}", x_shape[2 + axis], sum(pads[axis]),
+                        w_shape[2 + axis], stride[axis], dilation[axis])
+    out_shape = _shapes.conv2d_output_shape(x_shape, w_shape, stride, pads, dilation)
     _check_output_size("conv2d", x.shape, out_shape,
                        f"kernel {r}x{s}, dilation {dilation}, padding {pads}")
     args.check_element_count("conv2d output", out_shape, itemsize)
-    return _Conv2dGeometry(stride, pads, dilation, groups, out_shape)
+    return _Conv2dGeometry(stride, pads, dilation, groups, _layout.from_nchw_shape(out_shape, fmt))
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation, as torch.nn.functional.conv2d.
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, data_format="NCHW"):
+    """2-D cross-correlation, as torch.nn.functional.conv2d (or tf.nn.conv2d).
 
     x (N, C, H, W), weight (K, C/groups, R, S), bias (K,) or None; stride and
     dilation a positive int or (h, w) pair; padding a non-negative int, an
-    (h, w) pair, 'valid' or 'same' (stride 1 only; an odd total puts the extra
-    pixel bottom/right, as torch). Returns (N, K, OH, OW).
+    (h, w) pair, 'valid' or 'same' (any case; the odd extra pixel goes
+    bottom/right, as torch and TensorFlow; with a stride, TensorFlow's SAME:
+    ceil(H / stride) rows). Returns (N, K, OH, OW).
+    With data_format="NHWC": x (N, H, W, C), weight HWIO (R, S, C/groups, K),
+    result (N, OH, OW, K); stride/dilation may also be TF's length-4 lists and
+    padding TF's explicit [[0, 0], [top, bottom], [left, right], [0, 0]]
+    (in NCHW order [[0, 0], [0, 0], [top, bottom], [left, right]]).
     """
+    fmt = _layout.data_format(data_format)
     x = args.as_array("x", x)
     weight = args.as_array("weight", weight)
     arrays = {"x": x, "weight": weight}
     if bias is not None:
         bias = arrays["bias"] = args.as_array("bias", bias)
     dtype = args.float_dtype(**arrays)
-    geometry = _check_conv2d(x, weight, stride, padding, dilation, groups, dtype.itemsize)
+    geometry = _check_conv2d(x, weight, stride, padding, dilation, groups, dtype.itemsize, fmt)
+    k = _layout.weight_to_kcrs_shape(weight.shape, fmt)[0]
     if bias is None:
         bias = np.empty((0,), dtype)    # the kernels' "no bias"
-    elif bias.shape != (weight.shape[0],):
-        raise ValueError(f"bias must be a 1-D array of K={weight.shape[0]} elements "
-                         f"(weight.shape[0]), got shape {bias.shape}")
+    elif bias.shape != (k,):
+        raise ValueError(f"bias must be a 1-D array of K={k} elements (the filter's output "
+                         f"channels), got shape {bias.shape}")
     out = np.empty(geometry.output_shape, dtype)
     if out.size == 0:
         return out
-    _kernels.run_conv2d_forward(args.as_c_contiguous(x, dtype),
-                                args.as_c_contiguous(weight, dtype),
-                                args.as_c_contiguous(bias, dtype), out,
-                                *geometry.kernel_args())
+    run = _kernels.run_conv2d_forward if fmt == "NCHW" else _kernels.run_conv2d_forward_nhwc
+    run(args.as_c_contiguous(x, dtype), args.as_c_contiguous(weight, dtype),
+        args.as_c_contiguous(bias, dtype), out, *geometry.kernel_args())
     return out
 
 
@@ -148,25 +165,27 @@ def _output_mask(value):
 
 
 def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1,
-                    output_mask=(True, True, True)):
+                    output_mask=(True, True, True), data_format="NCHW"):
     """Gradients of conv2d: (grad_input, grad_weight, grad_bias).
 
     grad_output must have the shape conv2d(x, weight, ...) returns; the other
     arguments are conv2d's. output_mask says which of the three to compute;
     the others are None.
     """
+    fmt = _layout.data_format(data_format)
     grad_output = args.as_array("grad_output", grad_output)
     x = args.as_array("x", x)
     weight = args.as_array("weight", weight)
     dtype = args.float_dtype(grad_output=grad_output, x=x, weight=weight)
-    args.check_ndim("grad_output", grad_output, "(N, K, OH, OW)")
-    geometry = _check_conv2d(x, weight, stride, padding, dilation, groups, dtype.itemsize)
+    args.check_ndim("grad_output", grad_output, _GRAD_LAYOUTS[fmt])
+    geometry = _check_conv2d(x, weight, stride, padding, dilation, groups, dtype.itemsize, fmt)
     _check_grad_output(grad_output, geometry.output_shape, "conv2d")
     want_input, want_weight, want_bias = _output_mask(output_mask)
+    k = _layout.weight_to_kcrs_shape(weight.shape, fmt)[0]
 
     grad_input = np.empty(x.shape, dtype) if want_input else None
     grad_weight = np.empty(weight.shape, dtype) if want_weight else None
-    grad_bias = np.empty((weight.shape[0],), dtype) if want_bias else None
+    grad_bias = np.empty((k,), dtype) if want_bias else None
     if x.shape[0] == 0:
         # An empty batch contributes nothing: the parameter gradients are zero sums.
         if want_weight:
@@ -175,15 +194,17 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
             grad_bias[...] = 0
         return grad_input, grad_weight, grad_bias
 
+    nhwc = fmt == "NHWC"
     grad_output = args.as_c_contiguous(grad_output, dtype)
     if want_input:
-        _kernels.run_conv2d_backward_input(grad_output, args.as_c_contiguous(weight, dtype),
-                                           grad_input, *geometry.kernel_args())
+        run = _kernels.run_conv2d_backward_input_nhwc if nhwc else _kernels.run_conv2d_backward_input
+        run(grad_output, args.as_c_contiguous(weight, dtype), grad_input, *geometry.kernel_args())
     if want_weight:
-        _kernels.run_conv2d_backward_weight(grad_output, args.as_c_contiguous(x, dtype),
-                                            grad_weight, *geometry.kernel_args())
+        run = _kernels.run_conv2d_backward_weight_nhwc if nhwc else _kernels.run_conv2d_backward_weight
+        run(grad_output, args.as_c_contiguous(x, dtype), grad_weight, *geometry.kernel_args())
     if want_bias:
-        _kernels.run_conv2d_backward_bias(grad_output, grad_bias)
+        run = _kernels.run_conv2d_backward_bias_nhwc if nhwc else _kernels.run_conv2d_backward_bias
+        run(grad_output, grad_bias)
     return grad_input, grad_weight, grad_bias
 
 
@@ -192,82 +213,134 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
 class _Pool2dGeometry(NamedTuple):
     kernel: tuple
     stride: tuple
-    padding: tuple
+    padding: tuple       # ((top, bottom), (left, right))
     dilation: tuple
-    output_shape: tuple
+    output_shape: tuple  # in the call's data_format
+    tf_padding: bool     # 'SAME' / 'VALID': padded cells never count (TensorFlow)
 
     def kernel_args(self):
-        """kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w."""
-        return (*self.kernel, *self.stride, *self.padding)
+        """kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left."""
+        return (*self.kernel, *self.stride, self.padding[0][0], self.padding[1][0])
 
 
-def _check_pool2d(op, input_shape, kernel_size, stride, padding, dilation, ceil_mode, itemsize):
-    """Validate pooling parameters against an (N, C, H, W) input shape (torch's rules)."""
-    kernel = args.int_pair("kernel_size", kernel_size)
-    stride = args.optional_int_pair("stride", stride, default=kernel)
-    padding = args.int_pair("padding", padding, minimum=0)
-    dilation = args.int_pair("dilation", dilation)
-    ceil_mode = args.flag("ceil_mode", ceil_mode)
+def _pool_padding(op, padding, kernel, stride, dilation, ceil_mode, in_hw, fmt):
+    """((top, bottom), (left, right)), (OH, OW), tf_padding for pooling's
+    padding: torch's int or pair (symmetric, at most half the kernel, with
+    ceil_mode), TF's 'SAME' / 'VALID' (any case), or TF's explicit list."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode not in ("same", "valid"):
+            raise ValueError(f"padding must be a non-negative int, a pair of them, 'SAME', "
+                             f"'VALID' or a list of four [before, after] pairs, got the unknown "
+                             f"string {padding!r}")
+        if ceil_mode:
+            raise ValueError(f"{op}: ceil_mode=True cannot be combined with padding {padding!r}")
+        pads = tuple(_shapes.tf_same_padding(in_hw[i], kernel[i], stride[i], dilation[i])
+                     if mode == "same" else (0, 0) for i in range(2))
+        return pads, _conv_sizes(in_hw, kernel, stride, pads, dilation), True
+    pads = _layout.explicit_padding(padding, fmt)
+    if pads is not None:
+        if ceil_mode:
+            raise ValueError(f"{op}: ceil_mode=True cannot be combined with an explicit "
+                             f"padding list")
+    else:
+        pad_h, pad_w = args.int_pair("padding", padding, minimum=0)
+        pads = (pad_h, pad_h), (pad_w, pad_w)
     # torch's rule compares with half the kernel size itself, not the dilated one.
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+    if any(p > kernel[i] // 2 for i in range(2) for p in pads[i]):
         raise ValueError(f"{op}: padding should be at most half of kernel_size, "
-                         f"got padding={padding} and kernel_size={kernel}")
+                         f"got padding={pads} and kernel_size={kernel}")
+    if pads[0][0] == pads[0][1] and pads[1][0] == pads[1][1]:
+        sizes = _shapes.pool2d_output_shape((0, 0) + tuple(in_hw), kernel, stride,
+                                            (pads[0][0], pads[1][0]), dilation, ceil_mode)[2:]
+    else:
+        sizes = _conv_sizes(in_hw, kernel, stride, pads, dilation)
+    return pads, sizes, False
+
+
+def _conv_sizes(in_hw, kernel, stride, pads, dilation):
+    return tuple(_shapes.conv_output_size(in_hw[i], kernel[i], stride[i], pads[i][0], pads[i][1],
+                                          dilation[i]) for i in range(2))
+
+
+def _check_pool2d(op, input_shape, kernel_size, stride, padding, dilation, ceil_mode, itemsize,
+                  fmt="NCHW"):
+    """Validate pooling parameters against an input shape in `fmt` (torch's rules,
+    and TensorFlow's for its padding forms)."""
+    n, c, h, w = _layout.to_nchw_shape(input_shape, fmt)
+    kernel = _layout.spatial_pair("kernel_size", kernel_size, fmt)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel
+    else:
+        stride = _layout.spatial_pair("stride", stride, fmt)
+    dilation = _layout.spatial_pair("dilation", dilation, fmt)
+    ceil_mode = args.flag("ceil_mode", ceil_mode)
+    pads, (oh, ow), tf_padding = _pool_padding(op, padding, kernel, stride, dilation, ceil_mode,
+                                               (h, w), fmt)
     for axis, dim in ((0, "H"), (1, "W")):
-        args.check_span(f"{op} along {dim}", input_shape[2 + axis], 2 * padding[axis],
+        args.check_span(f"{op} along {dim}", (h, w)[axis], sum(pads[axis]),
                         kernel[axis], stride[axis], dilation[axis])
-    out_shape = _shapes.pool2d_output_shape(input_shape, kernel, stride, padding, dilation,
-                                            ceil_mode)
+    out_shape = (n, c, oh, ow)
     _check_output_size(op, input_shape, out_shape,
-                       f"kernel_size {kernel}, dilation {dilation}, padding {padding}")
+                       f"kernel_size {kernel}, dilation {dilation}, padding {pads}")
     args.check_element_count(f"{op} output", out_shape, itemsize)
-    return _Pool2dGeometry(kernel, stride, padding, dilation, out_shape)
+    return _Pool2dGeometry(kernel, stride, pads, dilation, _layout.from_nchw_shape(out_shape, fmt),
+                           tf_padding)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
-    """2-D max pooling, as torch.nn.functional.max_pool2d.
+               return_indices=False, data_format="NCHW"):
+    """2-D max pooling, as torch.nn.functional.max_pool2d (or tf.nn.max_pool2d).
 
     stride defaults to kernel_size; padding (implicit -inf) may be at most
-    half the kernel size. Returns y, or (y, indices) with int64 indices: the
-    flat position of each maximum in its input H*W plane (the first wins ties;
-    NaN propagates).
+    half the kernel size, or TensorFlow's 'SAME' / 'VALID' / explicit list.
+    Returns y, or (y, indices) with int64 indices: the flat position
+    ih * W + iw of each maximum in its input H*W plane, in either data_format
+    (the first wins ties; NaN propagates).
     """
+    fmt = _layout.data_format(data_format)
     x = args.as_array("x", x)
     dtype = args.float_dtype(x=x)
-    _check_input("x", x)
+    _check_input("x", x, fmt)
     geometry = _check_pool2d("max_pool2d", x.shape, kernel_size, stride, padding, dilation,
-                             ceil_mode, dtype.itemsize)
+                             ceil_mode, dtype.itemsize, fmt)
     return_indices = args.flag("return_indices", return_indices)
     out = np.empty(geometry.output_shape, dtype)
     indices = np.empty(geometry.output_shape, np.int64)
     if out.size:
-        _kernels.run_max_pool2d_forward(args.as_c_contiguous(x, dtype), out, indices,
-                                        *geometry.kernel_args(), *geometry.dilation)
+        run = _kernels.run_max_pool2d_forward if fmt == "NCHW" else _kernels.run_max_pool2d_forward_nhwc
+        run(args.as_c_contiguous(x, dtype), out, indices, *geometry.kernel_args(),
+            *geometry.dilation)
     return (out, indices) if return_indices else out
 
 
-def max_pool2d_backward(grad_output, indices, input_shape):
+def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
     """Gradient of max_pool2d: scatter-add grad_output into input_shape at indices.
 
     indices is what max_pool2d(..., return_indices=True) returned (int64,
     grad_output's shape, each in [0, H*W)); input_shape is the forward input's
-    (N, C, H, W), whose N and C must match grad_output's.
+    shape, whose N and C must match grad_output's.
     """
+    fmt = _layout.data_format(data_format)
     grad_output = args.as_array("grad_output", grad_output)
     indices = args.as_array("indices", indices)
     dtype = args.float_dtype(grad_output=grad_output)
-    input_shape = args.shape4("input_shape", input_shape)
-    args.check_ndim("grad_output", grad_output, "(N, C, OH, OW)")
-    if grad_output.shape[:2] != input_shape[:2] or min(grad_output.shape[2:]) < 1:
-        raise ValueError(f"grad_output must have shape (N, C, OH, OW) = ({input_shape[0]}, "
-                         f"{input_shape[1]}, OH >= 1, OW >= 1) to match input_shape "
-                         f"{input_shape}, got {grad_output.shape}")
-    args.check_indices(indices, grad_output.shape, input_shape[2] * input_shape[3])
+    input_shape = args.shape4("input_shape", input_shape)  # N first in both layouts
+    n, c, h, w = _layout.to_nchw_shape(input_shape, fmt)
+    grad_layout = _LAYOUTS[fmt].replace("H, W", "OH, OW")
+    args.check_ndim("grad_output", grad_output, grad_layout)
+    g_n, g_c, g_h, g_w = _layout.to_nchw_shape(grad_output.shape, fmt)
+    if (g_n, g_c) != (n, c) or min(g_h, g_w) < 1:
+        raise ValueError(f"grad_output must have shape {grad_layout} with N = {n}, C = {c} "
+                         f"and OH, OW >= 1 to match input_shape {input_shape}, "
+                         f"got {grad_output.shape}")
+    args.check_indices(indices, grad_output.shape, h * w)
     args.check_element_count("grad_input", input_shape, dtype.itemsize)
     grad_input = np.empty(input_shape, dtype)
     if grad_input.size:
-        _kernels.run_max_pool2d_backward(args.as_c_contiguous(grad_output, dtype),
-                                         args.as_c_contiguous(indices, np.int64), grad_input)
+        run = _kernels.run_max_pool2d_backward if fmt == "NCHW" else _kernels.run_max_pool2d_backward_nhwc
+        run(args.as_c_contiguous(grad_output, dtype), args.as_c_contiguous(indices, np.int64),
+            grad_input)
     return grad_input
 
 
@@ -277,49 +350,67 @@ def _divisor_override(value):
     return args.int_value("divisor_override", value)
 
 
+def _avg_count_include_pad(geometry, count_include_pad):
+    count_include_pad = args.flag("count_include_pad", count_include_pad)
+    if geometry.tf_padding:
+        return False    # TensorFlow's SAME never counts padded cells
+    (top, bottom), (left, right) = geometry.padding
+    if count_include_pad and (top != bottom or left != right):
+        raise ValueError("avg_pool2d: count_include_pad=True needs symmetric padding, got "
+                         f"{geometry.padding}; pass count_include_pad=False")
+    return count_include_pad
+
+
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """2-D average pooling, as torch.nn.functional.avg_pool2d.
+               divisor_override=None, data_format="NCHW"):
+    """2-D average pooling, as torch.nn.functional.avg_pool2d (or tf.nn.avg_pool2d).
 
     stride defaults to kernel_size; padding (implicit zeros) may be at most
-    half the kernel size; divisor_override, if given, is a positive int used
-    instead of the window size.
+    half the kernel size, or TensorFlow's 'SAME' / 'VALID' (padded cells then
+    never count, whatever count_include_pad says) or explicit list;
+    divisor_override, if given, is a positive int used instead of the window
+    size.
     """
+    fmt = _layout.data_format(data_format)
     x = args.as_array("x", x)
     dtype = args.float_dtype(x=x)
-    _check_input("x", x)
+    _check_input("x", x, fmt)
     geometry = _check_pool2d("avg_pool2d", x.shape, kernel_size, stride, padding, 1, ceil_mode,
-                             dtype.itemsize)
-    count_include_pad = args.flag("count_include_pad", count_include_pad)
+                             dtype.itemsize, fmt)
+    count_include_pad = _avg_count_include_pad(geometry, count_include_pad)
     divisor = _divisor_override(divisor_override)
     out = np.empty(geometry.output_shape, dtype)
     if out.size:
-        _kernels.run_avg_pool2d_forward(args.as_c_contiguous(x, dtype), out,
-                                        *geometry.kernel_args(), count_include_pad, divisor)
+        run = _kernels.run_avg_pool2d_forward if fmt == "NCHW" else _kernels.run_avg_pool2d_forward_nhwc
+        run(args.as_c_contiguous(x, dtype), out, *geometry.kernel_args(), count_include_pad,
+            divisor)
     return out
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
-    """Gradient of avg_pool2d for an input of input_shape (N, C, H, W).
+                        ceil_mode=False, count_include_pad=True, divisor_override=None,
+                        data_format="NCHW"):
+    """Gradient of avg_pool2d for an input of input_shape.
 
     grad_output must have the shape avg_pool2d returns for that input and
     these parameters.
     """
+    fmt = _layout.data_format(data_format)
     grad_output = args.as_array("grad_output", grad_output)
     dtype = args.float_dtype(grad_output=grad_output)
-    input_shape = args.shape4("input_shape", input_shape)
-    args.check_ndim("grad_output", grad_output, "(N, C, OH, OW)")
+    input_shape = args.shape4("input_shape", input_shape)  # N first in both layouts
+    args.check_ndim("grad_output", grad_output, _LAYOUTS[fmt].replace("H, W", "OH, OW"))
     geometry = _check_pool2d("avg_pool2d", input_shape, kernel_size, stride, padding, 1,
-                             ceil_mode, dtype.itemsize)
-    count_include_pad = args.flag("count_include_pad", count_include_pad)
+                             ceil_mode, dtype.itemsize, fmt)
+    count_include_pad = _avg_count_include_pad(geometry, count_include_pad)
     divisor = _divisor_override(divisor_override)
     _check_grad_output(grad_output, geometry.output_shape, "avg_pool2d")
     args.check_element_count("grad_input", input_shape, dtype.itemsize)
     grad_input = np.empty(input_shape, dtype)
     if grad_input.size:
-        _kernels.run_avg_pool2d_backward(args.as_c_contiguous(grad_output, dtype), grad_input,
-                                         *geometry.kernel_args(), count_include_pad, divisor)
+        run = _kernels.run_avg_pool2d_backward if fmt == "NCHW" else _kernels.run_avg_pool2d_backward_nhwc
+        run(args.as_c_contiguous(grad_output, dtype), grad_input, *geometry.kernel_args(),
+            count_include_pad, divisor)
     return grad_input
 
 

@@ -137,8 +137,6 @@ BAD = {
     "conv padding (1, -1)": (conv(padding=(1, -1)), ValueError, r"padding must be a non-negative int"),
     "conv padding 'full'": (conv(padding="full"), ValueError, r"padding must be 'valid', 'same'.*'full'"),
     "conv padding None": (conv(padding=None), TypeError, r"padding must be a non-negative int"),
-    "conv same strided": (conv(padding="same", stride=2), ValueError, r"padding='same' needs stride 1"),
-    "back same strided": (conv_back(padding="same", stride=(1, 2)), ValueError, r"padding='same' needs stride 1"),
     "back output_mask": (conv_back(output_mask=(True, False)), ValueError, r"output_mask must be a sequence of three bools"),
     "back output_mask ints": (conv_back(output_mask=(1, 1, 1)), TypeError, r"output_mask"),
     "maxpool kernel 0": (maxpool(kernel_size=0), ValueError, r"kernel_size must be a positive int"),

@@ -1,0 +1,203 @@
+"""data_format="NHWC" (HWIO filters) and TensorFlow's argument forms.
+
+Oracle: torch on the transposed data, with TensorFlow's padding applied
+explicitly (F.pad, asymmetric where SAME needs it), forward and every
+gradient; and TensorFlow itself where it is installed."""
+import numpy as np
+import pytest
+
+import cconv
+from cconv import functional as F
+from conftest import DTYPES, assert_close, random_array
+
+# x NHWC, filter HWIO, stride, dilation, padding, groups
+CONV_CASES = [
+    ((2, 9, 8, 6), (3, 3, 6, 16), 1, 1, "SAME", 1),
+    ((2, 9, 8, 6), (3, 3, 6, 16), 2, 1, "SAME", 1),
+    ((2, 10, 7, 4), (2, 4, 4, 5), (2, 1), 1, "same", 1),
+    ((1, 11, 11, 3), (5, 5, 3, 8), 3, 1, "SAME", 1),
+    ((2, 9, 8, 6), (3, 3, 6, 16), 1, 2, "SAME", 1),
+    ((2, 9, 8, 6), (3, 3, 6, 7), 2, 1, "VALID", 1),
+    ((2, 9, 8, 8), (3, 3, 4, 6), 1, 1, "SAME", 2),
+    ((2, 9, 8, 6), (3, 2, 6, 16), [1, 2, 1, 1], [1, 1, 2, 1], [[0, 0], [2, 0], [1, 3], [0, 0]], 1),
+    ((3, 6, 6, 32), (1, 1, 32, 16), 1, 1, 0, 1),
+    ((2, 12, 12, 16), (3, 3, 16, 32), 1, 1, 1, 1),
+]
+
+
+def tf_pads(in_size, kernel, stride, dilation):
+    return cconv._shapes.tf_same_padding(in_size, kernel, stride, dilation)
+
+
+def torch_padding(padding, x_hw, k_hw, stride, dilation):
+    """((top, bottom), (left, right)) the way TensorFlow pads."""
+    if isinstance(padding, str):
+        if padding.lower() == "valid":
+            return (0, 0), (0, 0)
+        return tuple(tf_pads(x_hw[i], k_hw[i], stride[i], dilation[i]) for i in range(2))
+    if isinstance(padding, int):
+        return (padding, padding), (padding, padding)
+    return tuple(padding[1]), tuple(padding[2])
+
+
+def spatial(value):
+    if isinstance(value, int):
+        return value, value
+    if len(value) == 4:
+        return value[1], value[2]
+    return tuple(value)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}-{c[1]}-{c[4]}-s{c[2]}")
+def test_conv2d_nhwc_forward_and_gradients_match_torch(case, dtype, torch, rng):
+    x_shape, w_shape, stride, dilation, padding, groups = case
+    x = random_array(rng, x_shape, dtype)
+    w = random_array(rng, w_shape, dtype)
+    b = random_array(rng, (w_shape[3],), dtype)
+    st, dil = spatial(stride), spatial(dilation)
+    (top, bottom), (left, right) = torch_padding(padding, x_shape[1:3], w_shape[:2], st, dil)
+
+    tx = torch.tensor(x.transpose(0, 3, 1, 2), dtype=torch.float64, requires_grad=True)
+    tw = torch.tensor(w.transpose(3, 2, 0, 1), dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    ty = torch.nn.functional.conv2d(torch.nn.functional.pad(tx, (left, right, top, bottom)),
+                                    tw, tb, st, 0, dil, groups)
+    y = F.conv2d(x, w, b, stride, padding, dilation, groups, data_format="NHWC")
+    assert_close(y, ty.detach().numpy().transpose(0, 2, 3, 1), dtype)
+
+    gy = random_array(rng, y.shape, dtype)
+    ty.backward(torch.tensor(gy.transpose(0, 3, 1, 2), dtype=torch.float64))
+    gx, gw, gb = F.conv2d_backward(gy, x, w, stride, padding, dilation, groups,
+                                   data_format="NHWC")
+    assert_close(gx, tx.grad.numpy().transpose(0, 2, 3, 1), dtype)
+    assert_close(gw, tw.grad.numpy().transpose(2, 3, 1, 0), dtype)
+    assert_close(gb, tb.grad.numpy(), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CONV_CASES[:8], ids=lambda c: f"{c[0]}-{c[4]}-s{c[2]}")
+def test_tf_padding_in_nchw_matches_nhwc(case, dtype, rng):
+    """The same TensorFlow arguments work in NCHW (OIHW filters): one
+    arithmetic for both layouts."""
+    x_shape, w_shape, stride, dilation, padding, groups = case
+    x = random_array(rng, x_shape, dtype)
+    w = random_array(rng, w_shape, dtype)
+    to_nchw = lambda v: [v[0], v[3], v[1], v[2]] if isinstance(v, list) and len(v) == 4 else v  # noqa: E731
+    y_nhwc = F.conv2d(x, w, None, stride, padding, dilation, groups, data_format="NHWC")
+    y_nchw = F.conv2d(x.transpose(0, 3, 1, 2), w.transpose(3, 2, 0, 1), None, to_nchw(stride),
+                      to_nchw(padding), to_nchw(dilation), groups)
+    assert_close(y_nchw, y_nhwc.transpose(0, 3, 1, 2), dtype)
+
+
+POOL_CASES = [  # x NHWC, kernel, stride, padding
+    ((2, 9, 8, 5), 2, 2, "VALID"),
+    ((2, 9, 8, 5), 2, 2, "SAME"),
+    ((2, 9, 8, 5), 3, 2, "SAME"),
+    ((1, 7, 10, 17), (3, 2), (1, 3), "same"),
+    ((2, 9, 8, 5), 3, 2, 1),
+    ((2, 8, 8, 3), 3, [1, 2, 2, 1], [[0, 0], [1, 0], [0, 1], [0, 0]]),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}-k{c[1]}-s{c[2]}-{c[3]}")
+def test_max_pool2d_nhwc_matches_nchw_and_torch(case, dtype, torch, rng):
+    x_shape, kernel, stride, padding = case
+    x = random_array(rng, x_shape, dtype)
+    y, idx = F.max_pool2d(x, kernel, stride, padding, return_indices=True, data_format="NHWC")
+    k, st = spatial(kernel), spatial(stride)
+    (top, bottom), (left, right) = torch_padding(padding, x_shape[1:3], k, st, (1, 1))
+    tx = torch.tensor(x.transpose(0, 3, 1, 2), dtype=torch.float64, requires_grad=True)
+    padded = torch.nn.functional.pad(tx, (left, right, top, bottom), value=-float("inf"))
+    ty = torch.nn.functional.max_pool2d(padded, k, st)
+    assert_close(y, ty.detach().numpy().transpose(0, 2, 3, 1), dtype)
+    # indices are positions ih * W + iw in the unpadded plane, in both layouts
+    y_nchw, idx_nchw = F.max_pool2d(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), kernel,
+                                    stride if not isinstance(stride, list) else st,
+                                    padding if not isinstance(padding, list) else
+                                    [[0, 0], [0, 0], padding[1], padding[2]],
+                                    return_indices=True)
+    np.testing.assert_array_equal(idx, idx_nchw.transpose(0, 2, 3, 1))
+    gy = random_array(rng, y.shape, dtype)
+    ty.backward(torch.tensor(gy.transpose(0, 3, 1, 2), dtype=torch.float64))
+    gx = F.max_pool2d_backward(gy, idx, x.shape, data_format="NHWC")
+    assert_close(gx, tx.grad.numpy().transpose(0, 2, 3, 1), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POOL_CASES[:5], ids=lambda c: f"{c[0]}-k{c[1]}-s{c[2]}-{c[3]}")
+def test_avg_pool2d_nhwc_matches_a_reference(case, dtype, rng):
+    """SAME / VALID average TensorFlow's way (padded cells never count);
+    integer padding torch's way (count_include_pad=True by default)."""
+    x_shape, kernel, stride, padding = case
+    x = random_array(rng, x_shape, dtype)
+    y = F.avg_pool2d(x, kernel, stride, padding, data_format="NHWC")
+    k, st = spatial(kernel), spatial(stride)
+    (top, bottom), (left, right) = torch_padding(padding, x_shape[1:3], k, st, (1, 1))
+    h, w = x_shape[1:3]
+    expected = np.zeros(y.shape)
+    for oh in range(y.shape[1]):
+        for ow in range(y.shape[2]):
+            h0, w0 = oh * st[0] - top, ow * st[1] - left
+            window = x[:, max(h0, 0):min(h0 + k[0], h), max(w0, 0):min(w0 + k[1], w), :]
+            count = window.shape[1] * window.shape[2] if isinstance(padding, str) else k[0] * k[1]
+            expected[:, oh, ow, :] = window.astype(np.float64).sum(axis=(1, 2)) / count
+    assert_close(y, expected, dtype)
+    # the gradient is the adjoint: <avg(x), g> == <x, avg_backward(g)>
+    g = random_array(rng, y.shape, dtype)
+    gx = F.avg_pool2d_backward(g, x.shape, kernel, stride, padding, data_format="NHWC")
+    lhs = float((y.astype(np.float64) * g).sum())
+    rhs = float((x.astype(np.float64) * gx).sum())
+    assert abs(lhs - rhs) <= 1e-4 * max(1.0, abs(lhs)) if dtype == np.float32 else abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs))
+
+
+def test_against_tensorflow_where_installed(rng):
+    tf = pytest.importorskip("tensorflow")
+    x = random_array(rng, (2, 11, 9, 6), np.float32)
+    w = random_array(rng, (3, 3, 6, 8), np.float32)
+    for stride, padding in ((1, "SAME"), (2, "SAME"), (2, "VALID"), ([1, 2, 1, 1], "SAME")):
+        expected = tf.nn.conv2d(x, w, stride, padding).numpy()
+        assert_close(F.conv2d(x, w, None, stride, padding, data_format="NHWC"), expected,
+                     np.float32)
+    for kernel, stride, padding in ((2, 2, "SAME"), (3, 2, "SAME"), (3, 1, "VALID")):
+        assert_close(F.max_pool2d(x, kernel, stride, padding, data_format="NHWC"),
+                     tf.nn.max_pool2d(x, kernel, stride, padding).numpy(), np.float32)
+        assert_close(F.avg_pool2d(x, kernel, stride, padding, data_format="NHWC"),
+                     tf.nn.avg_pool2d(x, kernel, stride, padding).numpy(), np.float32)
+
+
+BAD = {
+    "unknown data_format": (lambda x, w: F.conv2d(x, w, data_format="NWHC"), ValueError,
+                            r"data_format must be 'NCHW' or 'NHWC'"),
+    "stride list batch != 1": (lambda x, w: F.conv2d(x, w, stride=[2, 1, 1, 1], data_format="NHWC"),
+                               ValueError, r"stride as a list of four .* must be 1"),
+    "padding list channel pad": (lambda x, w: F.conv2d(x, w, padding=[[0, 0], [1, 1], [1, 1], [0, 1]],
+                                                       data_format="NHWC"),
+                                 ValueError, r"padding as a list of four"),
+    "padding list negative": (lambda x, w: F.conv2d(x, w, padding=[[0, 0], [-1, 1], [1, 1], [0, 0]],
+                                                    data_format="NHWC"), ValueError, r"padding"),
+    "HWIO channel mismatch": (lambda x, w: F.conv2d(x, w[:, :, :3], data_format="NHWC"), ValueError,
+                              r"channel mismatch"),
+    "pool unknown padding": (lambda x, w: F.max_pool2d(x, 2, padding="full", data_format="NHWC"),
+                             ValueError, r"unknown string 'full'"),
+    "pool SAME with ceil_mode": (lambda x, w: F.max_pool2d(x, 2, padding="SAME", ceil_mode=True,
+                                                           data_format="NHWC"),
+                                 ValueError, r"ceil_mode=True cannot be combined"),
+    "avg asymmetric counting pads": (lambda x, w: F.avg_pool2d(x, 3, padding=[[0, 0], [1, 0], [0, 0], [0, 0]],
+                                                               data_format="NHWC"),
+                                     ValueError, r"count_include_pad=True needs symmetric padding"),
+    "max backward indices shape": (lambda x, w: F.max_pool2d_backward(np.ones((2, 4, 4, 6), np.float32),
+                                                                      np.zeros((2, 6, 4, 4), np.int64),
+                                                                      x.shape, data_format="NHWC"),
+                                   ValueError, r"indices must have the shape of grad_output"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_nhwc_arguments_raise_naming_them(case, rng):
+    x = random_array(rng, (2, 8, 8, 6), np.float32)
+    w = random_array(rng, (3, 3, 6, 4), np.float32)
+    call, error, message = BAD[case]
+    with pytest.raises(error, match=message):
+        call(x, w)
