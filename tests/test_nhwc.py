@@ -201,3 +201,37 @@ def test_bad_nhwc_arguments_raise_naming_them(case, rng):
     call, error, message = BAD[case]
     with pytest.raises(error, match=message):
         call(x, w)
+
+
+def test_nn_layers_in_nhwc_match_the_nchw_net(rng):
+    """A conv / batch-norm / pool / flatten / linear net in NHWC gives the NCHW
+    net's loss gradients (weights copied across: OIHW -> HWIO)."""
+    from cconv import nn
+
+    def net(fmt):
+        return nn.Sequential(
+            nn.Conv2d(3, 16, 3, data_format=fmt, dtype=np.float64),
+            nn.BatchNormalization(0.9, data_format=fmt, dtype=np.float64),
+            nn.ChannelwiseScaling(16, data_format=fmt, dtype=np.float64), nn.ReLU(),
+            nn.MaxPool2d(2, data_format=fmt), nn.AvgPool2d(2, padding="SAME", data_format=fmt),
+            nn.Flatten())
+
+    nchw, nhwc = net("NCHW"), net("NHWC")
+    nhwc[0].W[...] = nchw[0].W.transpose(2, 3, 1, 0)
+    nhwc[0].b[...] = nchw[0].b
+    nhwc[2].gamma[...] = nchw[2].gamma = rng.uniform(0.5, 1.5, 16)
+    x = rng.standard_normal((4, 3, 9, 9))
+    y_nchw = nchw.forward(x)
+    y_nhwc = nhwc.forward(np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    # Flatten orders features differently: compare per layout before it
+    pooled = nhwc[5].output
+    np.testing.assert_allclose(pooled.transpose(0, 3, 1, 2), nchw[5].output, rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y_nchw.shape)
+    gx_nchw = nchw.backward(x, g)
+    g_nhwc = g.reshape(nchw[5].output.shape).transpose(0, 2, 3, 1).reshape(y_nhwc.shape)
+    gx_nhwc = nhwc.backward(np.ascontiguousarray(x.transpose(0, 2, 3, 1)), g_nhwc)
+    np.testing.assert_allclose(gx_nhwc.transpose(0, 3, 1, 2), gx_nchw, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(nhwc[0].gradW, nchw[0].gradW.transpose(2, 3, 1, 0), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(nhwc[2].gradGamma, nchw[2].gradGamma, rtol=1e-9, atol=1e-12)
+    assert "data_format='NHWC'" in repr(nhwc[0])

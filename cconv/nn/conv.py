@@ -1,11 +1,14 @@
 """Conv2d: a module over cconv.functional.conv2d / conv2d_backward.
 
-W is (out_channels, in_channels / groups, kh, kw) as in the homework and torch.
+W is (out_channels, in_channels / groups, kh, kw) as in the homework and torch;
+with data_format="NHWC" inputs are (N, H, W, C) and W is HWIO
+(kh, kw, in_channels / groups, out_channels), as in TensorFlow.
 The default padding is 'same' (the homework's Conv2d keeps H and W); any
 padding cconv.functional.conv2d takes is accepted.
 """
 import numpy as np
 
+from .. import _layout
 from .. import functional as F
 from .init import uniform_fan_in
 from .module import Module, compute_dtype
@@ -25,8 +28,9 @@ class Conv2d(Module):
     grad_names = ("gradW", "gradb")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same",
-                 dilation=1, groups=1, bias=True, dtype=np.float32):
+                 dilation=1, groups=1, bias=True, dtype=np.float32, data_format="NCHW"):
         super().__init__()
+        self.data_format = _layout.data_format(data_format)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) "
                              f"must be divisible by groups ({groups})")
@@ -36,6 +40,8 @@ class Conv2d(Module):
         self.bias = bool(bias)
         shape = (self.out_channels, self.in_channels // groups) + self.kernel_size
         fan_in = shape[1] * shape[2] * shape[3]
+        if self.data_format == "NHWC":
+            shape = self.kernel_size + (self.in_channels // groups, self.out_channels)
         self.W = uniform_fan_in(shape, fan_in, dtype)
         self.gradW = np.zeros_like(self.W)
         if self.bias:
@@ -46,7 +52,7 @@ class Conv2d(Module):
 
     def _geometry(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                    groups=self.groups)
+                    groups=self.groups, data_format=self.data_format)
 
     def _operands(self, input, *arrays):
         # the functional API takes one dtype: cast to the NumPy promotion of
@@ -90,7 +96,8 @@ class Conv2d(Module):
     def __repr__(self):
         extra = "".join(f", {name}={value!r}" for name, value, default in (
             ("stride", self.stride, 1), ("padding", self.padding, "same"),
-            ("dilation", self.dilation, 1), ("groups", self.groups, 1), ("bias", self.bias, True))
+            ("dilation", self.dilation, 1), ("groups", self.groups, 1), ("bias", self.bias, True),
+            ("data_format", self.data_format, "NCHW"))
             if value != default)
         kernel = self.kernel_size[0] if self.kernel_size[0] == self.kernel_size[1] else self.kernel_size
         return f"Conv2d({self.in_channels}, {self.out_channels}, kernel_size={kernel}{extra})"

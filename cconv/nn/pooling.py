@@ -1,5 +1,7 @@
 """MaxPool2d and AvgPool2d over cconv.functional, torch's output sizes
-(floor by default, ceil_mode=True to round up)."""
+(floor by default, ceil_mode=True to round up); data_format="NHWC" for
+(N, H, W, C) inputs, with TensorFlow's padding forms as cconv.functional."""
+from .. import _layout
 from .. import functional as F
 from .module import Module, compute_dtype
 
@@ -11,8 +13,10 @@ def _floating(array):
 
 
 class MaxPool2d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 data_format="NCHW"):
         super().__init__()
+        self.data_format = _layout.data_format(data_format)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
         # flat position of each maximum in its input H*W plane (torch's convention)
@@ -21,12 +25,13 @@ class MaxPool2d(Module):
     def updateOutput(self, input):
         self.output, self.max_indices = F.max_pool2d(
             _floating(input), self.kernel_size, self.stride, self.padding, self.dilation,
-            self.ceil_mode, return_indices=True)
+            self.ceil_mode, return_indices=True, data_format=self.data_format)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         gradOutput = gradOutput.astype(self.output.dtype, copy=False)
-        self.gradInput = F.max_pool2d_backward(gradOutput, self.max_indices, input.shape)
+        self.gradInput = F.max_pool2d_backward(gradOutput, self.max_indices, input.shape,
+                                               data_format=self.data_format)
         return self.gradInput
 
     def __repr__(self):
@@ -35,8 +40,9 @@ class MaxPool2d(Module):
 
 class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
+                 count_include_pad=True, divisor_override=None, data_format="NCHW"):
         super().__init__()
+        self.data_format = _layout.data_format(data_format)
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
         self.divisor_override = divisor_override
@@ -46,12 +52,14 @@ class AvgPool2d(Module):
                 self.count_include_pad, self.divisor_override)
 
     def updateOutput(self, input):
-        self.output = F.avg_pool2d(_floating(input), *self._geometry())
+        self.output = F.avg_pool2d(_floating(input), *self._geometry(),
+                                   data_format=self.data_format)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
         gradOutput = gradOutput.astype(compute_dtype(input.dtype), copy=False)
-        self.gradInput = F.avg_pool2d_backward(gradOutput, input.shape, *self._geometry())
+        self.gradInput = F.avg_pool2d_backward(gradOutput, input.shape, *self._geometry(),
+                                               data_format=self.data_format)
         return self.gradInput
 
     def __repr__(self):
@@ -59,7 +67,7 @@ class AvgPool2d(Module):
 
 
 _DEFAULTS = dict(stride=None, padding=0, dilation=1, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None)
+                 count_include_pad=True, divisor_override=None, data_format="NCHW")
 
 
 def _extra(module):
