@@ -8,7 +8,39 @@
 # sums keep one order: results do not depend on the thread count).
 # Padding is given as the leading (top, left) amounts; windows are clipped to
 # the input, so trailing padding follows from the output size (TF's SAME).
-from libc.math cimport isnan, INFINITY
+
+
+cdef extern from * nogil:
+    """
+    void cconv_max_pool2d_nhwc_row_f32(const float *x, int64_t W, int64_t C, int64_t h0,
+        int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
+        int64_t pad_left, int64_t dw, float *out, int64_t *index);
+    void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C, int64_t h0,
+        int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
+        int64_t pad_left, int64_t dw, double *out, int64_t *index);
+    void cconv_avg_pool2d_nhwc_pixel_f32(const float *x, int64_t W, int64_t C, int64_t ih0,
+        int64_t ih1, int64_t iw0, int64_t iw1, float scale, float *out);
+    void cconv_avg_pool2d_nhwc_pixel_f64(const double *x, int64_t W, int64_t C, int64_t ih0,
+        int64_t ih1, int64_t iw0, int64_t iw1, double scale, double *out);
+    """
+    void cconv_max_pool2d_nhwc_row_f32(const float *x, int64_t W, int64_t C, int64_t h0,
+        int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
+        int64_t pad_left, int64_t dw, float *out, int64_t *index)
+    void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C, int64_t h0,
+        int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
+        int64_t pad_left, int64_t dw, double *out, int64_t *index)
+    void cconv_avg_pool2d_nhwc_pixel_f32(const float *x, int64_t W, int64_t C, int64_t ih0,
+        int64_t ih1, int64_t iw0, int64_t iw1, float scale, float *out)
+    void cconv_avg_pool2d_nhwc_pixel_f64(const double *x, int64_t W, int64_t C, int64_t ih0,
+        int64_t ih1, int64_t iw0, int64_t iw1, double scale, double *out)
+
+
+cdef inline Py_ssize_t first_tap(Py_ssize_t start, Py_ssize_t step, Py_ssize_t limit) noexcept nogil:
+    """The first of start, start + step, ... that is >= 0 (or `limit` when none is < limit)."""
+    if start >= 0:
+        return start
+    start = start + ((-start + step - 1) // step) * step
+    return start if start < limit else limit
 
 
 cdef int max_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
@@ -18,38 +50,25 @@ cdef int max_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, 
                                  Py_ssize_t pad_top, Py_ssize_t pad_left,
                                  Py_ssize_t dilation_h, Py_ssize_t dilation_w) noexcept nogil:
     """out[n, oh, ow, c] = max over the window; indices = ih * W + iw of the
-    first maximum (NaN wins and propagates, as torch)."""
+    first maximum (NaN wins and propagates, as torch). The window may have at
+    most 2^31 - 1 taps (cconv.functional checks)."""
     cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
     cdef Py_ssize_t OH = out.shape[1], OW = out.shape[2]
-    cdef Py_ssize_t item, n, oh, ow, i, j, ih, iw, c
-    cdef floating v
-    cdef floating *o
-    cdef int64_t *idx
-    cdef const floating *row
+    cdef Py_ssize_t item, n, oh, h0, ih0, ih1
     for item in prange(N * OH, schedule="static", num_threads=threads_for(N * OH // 4 + 1)):
         n = item // OH
         oh = item % OH
-        for ow in range(OW):
-            o = &out[n, oh, ow, 0]
-            idx = &indices[n, oh, ow, 0]
-            for c in range(C):
-                o[c] = -INFINITY
-                # torch's start index: the window's first position, even in padding
-                idx[c] = (oh * stride_h - pad_top) * W + ow * stride_w - pad_left
-            for i in range(kernel_h):
-                ih = oh * stride_h - pad_top + i * dilation_h
-                if ih < 0 or ih >= H:
-                    continue
-                for j in range(kernel_w):
-                    iw = ow * stride_w - pad_left + j * dilation_w
-                    if iw < 0 or iw >= W:
-                        continue
-                    row = &x[n, ih, iw, 0]
-                    for c in range(C):
-                        v = row[c]
-                        if v > o[c] or isnan(v):
-                            o[c] = v
-                            idx[c] = ih * W + iw
+        h0 = oh * stride_h - pad_top
+        ih0 = first_tap(h0, dilation_h, H)
+        ih1 = min(h0 + (kernel_h - 1) * dilation_h + 1, H)
+        if floating is float:
+            cconv_max_pool2d_nhwc_row_f32(&x[n, 0, 0, 0], W, C, h0, ih0, max(ih0, ih1), dilation_h,
+                                          OW, kernel_w, stride_w, pad_left, dilation_w,
+                                          &out[n, oh, 0, 0], &indices[n, oh, 0, 0])
+        else:
+            cconv_max_pool2d_nhwc_row_f64(&x[n, 0, 0, 0], W, C, h0, ih0, max(ih0, ih1), dilation_h,
+                                          OW, kernel_w, stride_w, pad_left, dilation_w,
+                                          &out[n, oh, 0, 0], &indices[n, oh, 0, 0])
     return 0
 
 
@@ -94,9 +113,7 @@ cdef int avg_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, 
                                  bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil:
     cdef Py_ssize_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3]
     cdef Py_ssize_t OH = out.shape[1], OW = out.shape[2]
-    cdef Py_ssize_t item, n, oh, ow, h0, w0, ih, iw, c, divisor
-    cdef floating *o
-    cdef const floating *row
+    cdef Py_ssize_t item, n, oh, ow, h0, w0, divisor
     cdef floating scale
     for item in prange(N * OH, schedule="static", num_threads=threads_for(N * OH // 4 + 1)):
         n = item // OH
@@ -104,19 +121,17 @@ cdef int avg_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, 
         h0 = oh * stride_h - pad_top
         for ow in range(OW):
             w0 = ow * stride_w - pad_left
-            o = &out[n, oh, ow, 0]
-            for c in range(C):
-                o[c] = 0
-            for ih in range(max(h0, 0), min(h0 + kernel_h, H)):
-                for iw in range(max(w0, 0), min(w0 + kernel_w, W)):
-                    row = &x[n, ih, iw, 0]
-                    for c in range(C):
-                        o[c] += row[c]
             divisor = avg_divisor(h0, h0 + kernel_h, w0, w0 + kernel_w, H, W, pad_top, pad_left,
                                   count_include_pad, divisor_override)
             scale = (<floating> 1) / divisor if divisor > 0 else 0
-            for c in range(C):
-                o[c] = o[c] * scale if divisor > 0 else 0
+            if floating is float:
+                cconv_avg_pool2d_nhwc_pixel_f32(&x[n, 0, 0, 0], W, C, max(h0, 0),
+                                                min(h0 + kernel_h, H), max(w0, 0),
+                                                min(w0 + kernel_w, W), scale, &out[n, oh, ow, 0])
+            else:
+                cconv_avg_pool2d_nhwc_pixel_f64(&x[n, 0, 0, 0], W, C, max(h0, 0),
+                                                min(h0 + kernel_h, H), max(w0, 0),
+                                                min(w0 + kernel_w, W), scale, &out[n, oh, ow, 0])
     return 0
 
 

@@ -305,6 +305,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     geometry = _check_pool2d("max_pool2d", x.shape, kernel_size, stride, padding, dilation,
                              ceil_mode, dtype.itemsize, fmt)
     return_indices = args.flag("return_indices", return_indices)
+    if fmt == "NHWC" and geometry.kernel[0] * geometry.kernel[1] >= 2**31:
+        raise ValueError(f"max_pool2d: with data_format='NHWC' a window may have at most "
+                         f"2**31 - 1 taps, got kernel_size {geometry.kernel}")
     out = np.empty(geometry.output_shape, dtype)
     indices = np.empty(geometry.output_shape, np.int64)
     if out.size:

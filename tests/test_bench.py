@@ -81,8 +81,17 @@ def test_markdown_and_json(records):
 def test_unknown_peer_and_layout():
     with pytest.raises(ValueError, match="unknown peer"):
         bench.run_suite(cases=TINY[:1], peers=["nope"], peak=False)
-    with pytest.raises(NotImplementedError, match="NHWC"):
-        bench.run_suite(cases=TINY[:1], layout="NHWC", peak=False)
+    with pytest.raises(ValueError, match="layout must be NCHW or NHWC"):
+        bench.run_suite(cases=TINY[:1], layout="NWHC", peak=False)
+
+
+def test_nhwc_layout_runs_cconv_channels_last_and_checks_against_nchw():
+    records = bench.run_suite(cases=TINY, layout="NHWC", peers=["cconv", "numpy"], repeat=1,
+                              peak=False)
+    for record in records:
+        assert record["layout"] == "NHWC"
+        assert "ms" in record["peers"]["cconv"]
+        assert "NCHW only" in record["skipped"]["numpy"]
 
 
 def test_cli_json(tmp_path, capsys):

@@ -30,7 +30,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2, help="threads for every peer (default 2)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--layout", choices=("NCHW", "NHWC"), default="NCHW",
-                   help="NHWC is reserved for cconv's data_format (issue 7)")
+                   help="activation layout: NHWC runs cconv with data_format='NHWC' and torch "
+                        "channels_last (TensorFlow is NHWC either way)")
     p.add_argument("--ops", type=_csv(OPS, "op"), default=["conv", "pool"],
                    help=f"comma-separated, of {', '.join(OPS)} (default conv,pool)")
     p.add_argument("--passes", type=_csv(PASSES, "pass"), default=list(PASSES),

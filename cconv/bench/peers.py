@@ -41,9 +41,12 @@ def _numpy_outputs(result):
 
 class Peer:
     """What every peer answers. An op a peer does not take part in returns
-    None (not listed); a case it cannot run raises Unsupported (listed, with why)."""
+    None (not listed); a case it cannot run raises Unsupported (listed, with why).
+    `layout` (set by the suite) is the activation layout the peer runs in:
+    "NCHW", or "NHWC" (channels last; the check still sees NCHW arrays)."""
     name = "?"
     version = "?"
+    layout = "NCHW"
 
     def conv(self, case, data, pass_):
         return None
@@ -83,30 +86,50 @@ class CconvPeer(Peer):
     def restore_threads(self):
         self.cconv.set_num_threads(self._previous)
 
+    def _inputs(self, data, *names):
+        """The arrays in this run's layout (NHWC activations, HWIO filters)."""
+        if self.layout == "NCHW":
+            return [data[name] for name in names]
+        order = {"weight": (2, 3, 1, 0), "bias": None}
+        return [data[n] if order.get(n, (0, 2, 3, 1)) is None
+                else np.ascontiguousarray(data[n].transpose(order.get(n, (0, 2, 3, 1))))
+                for n in names]
+
+    def _outputs(self, result):
+        """Back to NCHW (and OIHW) for the check."""
+        if self.layout == "NCHW":
+            return _numpy_outputs(result)
+        out = []
+        for i, a in enumerate(result):
+            if a.ndim == 4:
+                a = a.transpose(3, 2, 0, 1) if (len(result) == 4 and i == 2) else a.transpose(0, 3, 1, 2)
+            out.append(np.asarray(a))
+        return tuple(out)
+
     def conv(self, case, data, pass_):
-        cc, kw = self.cconv, case.kwargs()
-        x, w, b, gy = data["x"], data["weight"], data["bias"], data["grad_output"]
+        cc, kw = self.cconv, dict(case.kwargs(), data_format=self.layout)
+        x, w, b, gy = self._inputs(data, "x", "weight", "bias", "grad_output")
         if pass_ == "fwd":
-            return Prepared(lambda: (cc.conv2d(x, w, b, **kw),), _numpy_outputs)
+            return Prepared(lambda: (cc.conv2d(x, w, b, **kw),), self._outputs)
 
         def run():
             y = cc.conv2d(x, w, b, **kw)
             return (y, *cc.conv2d_backward(gy, x, w, **kw, output_mask=(True, True, True)))
-        return Prepared(run, _numpy_outputs)
+        return Prepared(run, self._outputs)
 
     def pool(self, case, data, pass_):
-        cc, kw = self.cconv, case.kwargs()
-        x, gy = data["x"], data["grad_output"]
+        cc, kw = self.cconv, dict(case.kwargs(), data_format=self.layout)
+        x, gy = self._inputs(data, "x", "grad_output")
 
         def forward():
             return cc.max_pool2d(x, **kw, return_indices=True)
         if pass_ == "fwd":
-            return Prepared(lambda: forward()[:1], _numpy_outputs)
+            return Prepared(lambda: forward()[:1], self._outputs)
 
         def run():
             y, indices = forward()
-            return y, cc.max_pool2d_backward(gy, indices, x.shape)
-        return Prepared(run, _numpy_outputs)
+            return y, cc.max_pool2d_backward(gy, indices, x.shape, data_format=self.layout)
+        return Prepared(run, self._outputs)
 
     def train(self, case, data, pass_):
         return train.cconv_step(case, data, data["x"].dtype)
@@ -134,6 +157,8 @@ class NumpyPeer(Peer):
             self._limits.restore_original_limits()
 
     def conv(self, case, data, pass_):
+        if self.layout != "NCHW":
+            raise Unsupported("the im2col reference is NCHW only")
         if case.groups != 1:
             raise Unsupported("the im2col reference does groups=1 only")
         x, w, b, gy = data["x"], data["weight"], data["bias"], data["grad_output"]
@@ -147,6 +172,8 @@ class NumpyPeer(Peer):
         return Prepared(run, _numpy_outputs)
 
     def pool(self, case, data, pass_):
+        if self.layout != "NCHW":
+            raise Unsupported("the im2col reference is NCHW only")
         x, gy = data["x"], data["grad_output"]
         args = (case.kernel, case.step, case.pad)
         if pass_ == "fwd":
@@ -179,9 +206,17 @@ class TorchPeer(Peer):
     def restore_threads(self):
         self.torch.set_num_threads(self._previous)
 
+    def _tensor(self, array):
+        """NCHW data as a torch tensor, channels_last in the NHWC layout (the
+        memory format oneDNN runs natively)."""
+        t = self.torch.from_numpy(array)
+        if self.layout == "NHWC" and t.ndim == 4:
+            t = t.contiguous(memory_format=self.torch.channels_last)
+        return t
+
     def conv(self, case, data, pass_):
         torch = self.torch
-        x, w, b, gy = (torch.from_numpy(data[k]) for k in ("x", "weight", "bias", "grad_output"))
+        x, w, b, gy = (self._tensor(data[k]) for k in ("x", "weight", "bias", "grad_output"))
         stride, pad, dil = [case.stride] * 2, [case.pad] * 2, [case.dilation] * 2
         if pass_ == "fwd":
             return Prepared(lambda: (torch.conv2d(x, w, b, stride, pad, dil, case.groups),),
@@ -196,7 +231,7 @@ class TorchPeer(Peer):
 
     def pool(self, case, data, pass_):
         torch = self.torch
-        x, gy = torch.from_numpy(data["x"]), torch.from_numpy(data["grad_output"])
+        x, gy = self._tensor(data["x"]), self._tensor(data["grad_output"])
         geometry = ([case.kernel] * 2, [case.step] * 2, [case.pad] * 2, [1, 1], False)
         forward = torch.ops.aten.max_pool2d_with_indices
         backward = torch.ops.aten.max_pool2d_with_indices_backward
@@ -213,7 +248,7 @@ class TorchPeer(Peer):
 
     @staticmethod
     def _outputs(result):
-        return tuple(t.numpy() for t in result)
+        return tuple(t.contiguous().numpy() for t in result)
 
 
 class TensorFlowPeer(Peer):

@@ -140,10 +140,8 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     if stat not in ("median", "min"):
         raise ValueError(f"stat must be median or min, got {stat!r}")
-    if layout != "NCHW":
-        raise NotImplementedError(
-            f"layout {layout!r}: the NHWC cases come with cconv's data_format (issue 7); "
-            f"only NCHW is benchmarked for now")
+    if layout not in ("NCHW", "NHWC"):
+        raise ValueError(f"layout must be NCHW or NHWC, got {layout!r}")
     cases = list(cases) if cases is not None else suite_cases.suite(ops)
     timing_options = dict(TIMING["quick" if quick else "full"])
     if repeat:
@@ -152,6 +150,8 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
     loaded, missing = load_peers(peers)
     for name, reason in missing.items():
         log(f"skipping {name}: {reason}")
+    for peer in loaded.values():
+        peer.layout = layout  # TensorFlow runs NHWC either way
     threads_set = {name: peer.set_threads(threads) for name, peer in loaded.items()}
     for name, actual in threads_set.items():
         if actual is not None and actual != threads:
