@@ -102,7 +102,7 @@ POOL_CASES = [  # x NHWC, kernel, stride, padding
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", POOL_CASES, ids=lambda c: f"{c[0]}-k{c[1]}-s{c[2]}-{c[3]}")
-def test_max_pool2d_nhwc_matches_nchw_and_torch(case, dtype, torch, rng):
+def test_max_pool2d_nhwc_matches_nchw_and_torch(case, dtype, torch, rng, simd_path):
     x_shape, kernel, stride, padding = case
     x = random_array(rng, x_shape, dtype)
     y, idx = F.max_pool2d(x, kernel, stride, padding, return_indices=True, data_format="NHWC")
