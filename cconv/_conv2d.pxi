@@ -186,7 +186,7 @@ cdef int forward_im2col_items(const floating[:, :, :, ::1] x, const floating *pa
     """Any stride: items are (image, group, block of output pixels)."""
     cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
     cdef Py_ssize_t P = g.out_h * g.out_w
-    cdef Py_ssize_t nr = CCONV_NR_F32 if floating is float else CCONV_NR_F64
+    cdef Py_ssize_t nr = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
     cdef Py_ssize_t blocks, block, items, item, n, gi, b, ws_size
     cdef floating *ws
     cdef int failures = 0

@@ -20,6 +20,7 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
     cdef Py_ssize_t CRS = Cg * grad_weight.shape[2] * grad_weight.shape[3]
     cdef Py_ssize_t total = grad_weight.shape[0] * CRS
     cdef Py_ssize_t lanes = CCONV_NR_F32 if floating is float else CCONV_NR_F64
+    cdef Py_ssize_t tile
     cdef cconv_conv2d_geometry g = conv_geometry(
         Cg, x.shape[2], x.shape[3], Kg, grad_output.shape[2], grad_output.shape[3],
         grad_weight.shape[2], grad_weight.shape[3], stride_h, stride_w, pad_top, pad_left,
@@ -30,6 +31,10 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
     if N == 0:
         return 0
     if stride_h == 1 and stride_w == 1:  # 1x1 too: unpadded, the lanes kernel reads x in place
+        # whole tiles of the selected kernels (32 floats with AVX-512) where K allows
+        tile = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
+        if Kg % tile == 0:
+            return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, tile)
         if Kg % lanes == 0:
             return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
         if Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x

@@ -1,4 +1,5 @@
 # Threads and micro-kernel selection: the run-time configuration of the kernels.
+from libc.stdint cimport int64_t
 import os as _os
 
 cdef extern from "threads.h" nogil:
@@ -14,6 +15,9 @@ cdef extern from "cconv.h" nogil:
     int cconv_select_kernels(const char *name)
     const char *cconv_selected_kernels()
     int cconv_cpu_supports_avx2_fma()
+    int cconv_cpu_supports_avx512()
+    int64_t cconv_tile_nr_f32()
+    int64_t cconv_tile_nr_f64()
 
 
 cdef inline int threads_for(Py_ssize_t work_items) noexcept nogil:
@@ -45,7 +49,7 @@ def openmp_enabled():
 
 
 def simd_path():
-    """Name of the micro-kernel set in use ('avx2-fma' or 'generic')."""
+    """Name of the micro-kernel set in use ('avx512', 'avx2-fma' or 'generic')."""
     return cconv_selected_kernels().decode()
 
 
@@ -53,11 +57,17 @@ def cpu_supports_avx2_fma():
     return bool(cconv_cpu_supports_avx2_fma())
 
 
+def cpu_supports_avx512():
+    """True when the CPU and the OS support AVX-512F (the 'avx512' path)."""
+    return bool(cconv_cpu_supports_avx512())
+
+
 def select_simd_path(str name):
-    """Choose the micro-kernels: 'auto', 'avx2' or 'generic' (tests run both)."""
+    """Choose the micro-kernels: 'auto' (the best this CPU runs), 'avx512',
+    'avx2' or 'generic' (tests run each the CPU supports)."""
     if cconv_select_kernels(name.encode()) != 0:
         raise ValueError(f"simd path {name!r} is unknown or not supported by this CPU; "
-                         "expected 'auto', 'avx2' or 'generic'")
+                         "expected 'auto', 'avx512', 'avx2' or 'generic'")
 
 
 select_simd_path(_os.environ.get("CCONV_SIMD", "auto"))

@@ -19,8 +19,9 @@ DTYPES = [np.float32, np.float64]
 RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 
 # What select_simd_path() takes -> what simd_path() then reports.
-SIMD_NAMES = {"generic": "generic", "avx2": "avx2-fma"}
-SIMD_PATHS = ["generic"] + (["avx2"] if _kernels.cpu_supports_avx2_fma() else [])
+SIMD_NAMES = {"generic": "generic", "avx2": "avx2-fma", "avx512": "avx512"}
+SIMD_PATHS = (["generic"] + (["avx2"] if _kernels.cpu_supports_avx2_fma() else [])
+              + (["avx512"] if _kernels.cpu_supports_avx512() else []))
 
 
 @contextlib.contextmanager
@@ -48,7 +49,8 @@ def using_threads(n):
 
 @pytest.fixture(params=SIMD_PATHS)
 def simd_path(request):
-    """Every micro-kernel set this CPU can run: 'generic' always, 'avx2' with AVX2+FMA."""
+    """Every micro-kernel set this CPU can run: 'generic' always, 'avx2' with AVX2+FMA,
+    'avx512' with AVX-512F."""
     with using_simd_path(request.param):
         yield request.param
 

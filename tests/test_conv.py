@@ -81,6 +81,14 @@ CASES = [
     Conv("same-groups", 1, 4, 7, 7, 6, 2, 2, padding="same", groups=2),
     Conv("valid", 2, 3, 8, 9, 5, 3, 2, padding="valid"),
     Conv("batch0", 0, 3, 7, 7, 5, 3, 3, padding=1),
+    # channel-lane tiles: K = 32 and 64 fill whole AVX-512 tiles, K = 48 ends
+    # in a masked half tile, K = 16 is half of one
+    Conv("lanes-K32-pad1", 2, 5, 7, 9, 32, 3, 3, padding=1),
+    Conv("lanes-K48", 2, 4, 8, 11, 48, 3, 3),
+    Conv("lanes-K64-C33", 1, 33, 6, 7, 64, 3, 3, padding=1, bias=False),
+    Conv("lanes-K16-5x5", 3, 2, 9, 9, 16, 5, 5, padding=2),
+    Conv("1x1-K96", 2, 19, 5, 6, 96, 1, 1),
+    Conv("stride2-K80", 1, 7, 11, 12, 80, 3, 3, stride=2, padding=1),
 ]
 CASE_IDS = [case.name for case in CASES]
 

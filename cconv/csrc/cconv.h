@@ -121,6 +121,10 @@ CCONV_DECLARE_CONV2D(double, f64)
 int cconv_select_kernels(const char *name);
 const char *cconv_selected_kernels(void);
 int cconv_cpu_supports_avx2_fma(void);
+int cconv_cpu_supports_avx512(void);
+/* Columns of the selected gemm / channel-lane tiles (16 or 32 floats). */
+int64_t cconv_tile_nr_f32(void);
+int64_t cconv_tile_nr_f64(void);
 
 #ifdef __cplusplus
 }

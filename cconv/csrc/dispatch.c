@@ -9,21 +9,29 @@
 #endif
 
 static const cconv_ukernel_table generic_table = {
-    "generic", cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
+    "generic", CCONV_NR_F32, CCONV_NR_F64, cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic};
 
 #ifdef CCONV_HAVE_X86
 static const cconv_ukernel_table avx2_table = {
-    "avx2-fma", cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2,
+    "avx2-fma", CCONV_NR_F32, CCONV_NR_F64, cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2,
     cconv_f32_gemm_indirect_b_6x16_avx2, cconv_f64_gemm_indirect_b_6x8_avx2,
     cconv_f32_gemm_indirect_a_6x16_avx2, cconv_f64_gemm_indirect_a_6x8_avx2, cconv_f32_dot_4x3_avx2,
     cconv_f64_dot_4x3_avx2};
+
+/* AVX-512 widens the tiles that carry the large convs; the indirect_b and dot
+ * kernels (small first layers, strided weight gradients) stay AVX2. */
+static const cconv_ukernel_table avx512_table = {
+    "avx512", 4 * CCONV_NR_F32, 4 * CCONV_NR_F64, cconv_f32_gemm_6x64_avx512,
+    cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x16_avx2,
+    cconv_f64_gemm_indirect_b_6x8_avx2, cconv_f32_gemm_indirect_a_6x64_avx512,
+    cconv_f64_gemm_indirect_a_6x32_avx512, cconv_f32_dot_4x3_avx2, cconv_f64_dot_4x3_avx2};
 #endif
 
 cconv_ukernel_table cconv_ukernels = {
-    "generic", cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
+    "generic", CCONV_NR_F32, CCONV_NR_F64, cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic};
@@ -47,22 +55,47 @@ int cconv_cpu_supports_avx2_fma(void) {
 #endif
 }
 
+/* AVX-512F with the OS saving the opmask and all 32 zmm registers (GCC's and
+ * clang's cpu-supports test checks XCR0 as well). */
+int cconv_cpu_supports_avx512(void) {
+#if defined(CCONV_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return cconv_cpu_supports_avx2_fma() && __builtin_cpu_supports("avx512f");
+#elif defined(CCONV_HAVE_X86) && defined(_MSC_VER)
+    int info[4];
+    if (!cconv_cpu_supports_avx2_fma()) return 0;
+    if ((_xgetbv(0) & 0xE6) != 0xE6) return 0;
+    __cpuidex(info, 7, 0);
+    return (info[1] >> 16) & 1;
+#else
+    return 0;
+#endif
+}
+
 int cconv_select_kernels(const char *name) {
-    int want_avx2 = strcmp(name, "avx2") == 0 || strcmp(name, "avx2-fma") == 0;
+    const int want_avx2 = strcmp(name, "avx2") == 0 || strcmp(name, "avx2-fma") == 0;
+    const int want_avx512 = strcmp(name, "avx512") == 0;
     if (strcmp(name, "generic") == 0) {
         cconv_ukernels = generic_table;
         return 0;
     }
-    if (strcmp(name, "auto") != 0 && !want_avx2) return -1;
+    if (strcmp(name, "auto") != 0 && !want_avx2 && !want_avx512) return -1;
 #ifdef CCONV_HAVE_X86
-    if (cconv_cpu_supports_avx2_fma()) {
+    if (!want_avx2 && cconv_cpu_supports_avx512()) {
+        cconv_ukernels = avx512_table;
+        return 0;
+    }
+    if (!want_avx512 && cconv_cpu_supports_avx2_fma()) {
         cconv_ukernels = avx2_table;
         return 0;
     }
 #endif
-    if (want_avx2) return -1;
+    if (want_avx2 || want_avx512) return -1;
     cconv_ukernels = generic_table;
     return 0;
 }
+
+int64_t cconv_tile_nr_f32(void) { return cconv_ukernels.tile_nr_f32; }
+int64_t cconv_tile_nr_f64(void) { return cconv_ukernels.tile_nr_f64; }
 
 const char *cconv_selected_kernels(void) { return cconv_ukernels.name; }

@@ -11,6 +11,12 @@
 #define CCONV_NR_F32 16
 #define CCONV_NR_F64 8
 
+/* The widest gemm / gemm_indirect_a tile of any ISA (AVX-512: 6 x 64 floats,
+ * 6 x 32 doubles); workspaces are sized for it, so the kernel set may change
+ * between calls. */
+#define CCONV_TILE_NR_MAX_F32 64
+#define CCONV_TILE_NR_MAX_F64 32
+
 /* Reduction depth per packed B panel: KC x NR x 4 B = 16 KiB for fp32 keeps
  * the panel in the 32 KiB L1D next to a streaming A panel. */
 #define CCONV_KC 256

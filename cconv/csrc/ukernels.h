@@ -55,6 +55,9 @@ typedef void (*cconv_dot_ukernel_f64)(int64_t len, const double *a, int64_t lda,
 
 typedef struct cconv_ukernel_table {
     const char *name;
+    /* Columns of the gemm and gemm_indirect_a tiles (their n <= this): the
+     * loops around them step by it. gemm_indirect_b is always NR wide. */
+    int64_t tile_nr_f32, tile_nr_f64;
     cconv_gemm_ukernel_f32 gemm_f32;
     cconv_gemm_ukernel_f64 gemm_f64;
     cconv_gemm_indirect_b_ukernel_f32 gemm_indirect_b_f32;
@@ -110,6 +113,16 @@ void cconv_f32_dot_4x3_avx2(int64_t, const float *, int64_t, const float *const 
                             int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_avx2(int64_t, const double *, int64_t, const double *const *, double *,
                             int64_t, int64_t, int64_t);
+void cconv_f32_gemm_6x64_avx512(int64_t, const float *, const float *, int64_t, float *,
+                                int64_t, int64_t, int64_t, const float *, int);
+void cconv_f64_gemm_6x32_avx512(int64_t, const double *, const double *, int64_t, double *,
+                                int64_t, int64_t, int64_t, const double *, int);
+void cconv_f32_gemm_indirect_a_6x64_avx512(int64_t, const float *const *, const int64_t *,
+                                           const float *, int64_t, float *, int64_t, int64_t,
+                                           int64_t, const float *, int);
+void cconv_f64_gemm_indirect_a_6x32_avx512(int64_t, const double *const *, const int64_t *,
+                                           const double *, int64_t, double *, int64_t, int64_t,
+                                           int64_t, const double *, int);
 #endif
 
 #endif
