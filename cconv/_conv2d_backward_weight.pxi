@@ -2,10 +2,10 @@
 #
 # Every work item owns a block of dW (output channels x im2col rows) and sums
 # all images into it in order, so no two threads touch one element and the
-# result does not depend on the thread count. Stride-1 convs whose output
-# channels fill the vector width (or fit in one vector) take the channel-lane
-# kernel (one call per item over all images); the rest take the dot kernel
-# image by image.
+# result does not depend on the thread count. Convs whose output channels
+# fill the vector width (or fit in one vector) take the channel-lane kernel
+# (one call per item over all images); the rest take the dot kernel image by
+# image.
 
 
 cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
@@ -28,17 +28,17 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
     if total == 0:
         return 0
     memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
-    if N == 0:
+    if N == 0 or g.out_h * g.out_w == 0:
         return 0
-    if stride_h == 1 and stride_w == 1:  # 1x1 too: unpadded, the lanes kernel reads x in place
-        # whole tiles of the selected kernels (32 floats with AVX-512) where K allows
-        tile = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
-        if Kg % tile == 0:
-            return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, tile)
-        if Kg % lanes == 0:
-            return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
-        if Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x
-            return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, Kg)
+    # Channel lanes at any stride (an unpadded stride-1 1x1 conv reads x in place):
+    # whole tiles of the selected kernels (64 floats with AVX-512) where K allows.
+    tile = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
+    if Kg % tile == 0:
+        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, tile)
+    if Kg % lanes == 0:
+        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
+    if Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x
+        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, Kg)
     return backward_weight_dot(grad_output, x, grad_weight, &g, groups)
 
 
