@@ -21,12 +21,12 @@ static const cconv_ukernel_table avx2_table = {
     cconv_f32_gemm_indirect_a_6x16_avx2, cconv_f64_gemm_indirect_a_6x8_avx2, cconv_f32_dot_4x3_avx2,
     cconv_f64_dot_4x3_avx2};
 
-/* AVX-512 widens the tiles that carry the large convs; the indirect_b and dot
- * kernels (small first layers, strided weight gradients) stay AVX2. */
+/* AVX-512 widens the gemm tiles four times; the dot kernel (weight gradients
+ * of odd channel counts) stays AVX2. */
 static const cconv_ukernel_table avx512_table = {
     "avx512", 4 * CCONV_NR_F32, 4 * CCONV_NR_F64, cconv_f32_gemm_6x64_avx512,
-    cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x16_avx2,
-    cconv_f64_gemm_indirect_b_6x8_avx2, cconv_f32_gemm_indirect_a_6x64_avx512,
+    cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x64_avx512,
+    cconv_f64_gemm_indirect_b_6x32_avx512, cconv_f32_gemm_indirect_a_6x64_avx512,
     cconv_f64_gemm_indirect_a_6x32_avx512, cconv_f32_dot_4x3_avx2, cconv_f64_dot_4x3_avx2};
 #endif
 

@@ -6,9 +6,10 @@
  *   C is row-major with row stride ldc, m <= MR. With accumulate == 0 the
  *   start value of row i is init[i] (or 0 when init is NULL); edges are
  *   handled inside the kernel.
- * gemm_indirect_b: the same, but B row k is b + offsets[k] and all NR entries of
- *   every row are read (callers leave slack); n <= NR only limits the store.
- *   This lets a stride-1 conv read its taps straight from a padded image.
+ * gemm_indirect_b: the same, but B row k is b + offsets[k] and the first
+ *   round_up(n, NR) entries of every row may be read (callers leave slack to
+ *   the next multiple of NR). This lets a stride-1 conv read its taps straight
+ *   from a padded image.
  * gemm_indirect_a: C[m x n] (+)= A * B where A(i, k) = a_rows[i][koffsets[k]]
  *   (rows past m may repeat row 0) and B row k is b + k * ldb, of which the
  *   first n (<= NR) entries are read. With accumulate == 0 column j starts at
@@ -55,8 +56,8 @@ typedef void (*cconv_dot_ukernel_f64)(int64_t len, const double *a, int64_t lda,
 
 typedef struct cconv_ukernel_table {
     const char *name;
-    /* Columns of the gemm and gemm_indirect_a tiles (their n <= this): the
-     * loops around them step by it. gemm_indirect_b is always NR wide. */
+    /* Columns of the gemm, gemm_indirect_a and gemm_indirect_b tiles (their
+     * n <= this): the loops around them step by it. */
     int64_t tile_nr_f32, tile_nr_f64;
     cconv_gemm_ukernel_f32 gemm_f32;
     cconv_gemm_ukernel_f64 gemm_f64;
@@ -117,6 +118,12 @@ void cconv_f32_gemm_6x64_avx512(int64_t, const float *, const float *, int64_t, 
                                 int64_t, int64_t, int64_t, const float *, int);
 void cconv_f64_gemm_6x32_avx512(int64_t, const double *, const double *, int64_t, double *,
                                 int64_t, int64_t, int64_t, const double *, int);
+void cconv_f32_gemm_indirect_b_6x64_avx512(int64_t, const float *, const float *,
+                                           const int64_t *, float *, int64_t, int64_t, int64_t,
+                                           const float *, int);
+void cconv_f64_gemm_indirect_b_6x32_avx512(int64_t, const double *, const double *,
+                                           const int64_t *, double *, int64_t, int64_t,
+                                           int64_t, const double *, int);
 void cconv_f32_gemm_indirect_a_6x64_avx512(int64_t, const float *const *, const int64_t *,
                                            const float *, int64_t, float *, int64_t, int64_t,
                                            int64_t, const float *, int);

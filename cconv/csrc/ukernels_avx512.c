@@ -1,5 +1,5 @@
-/* AVX-512F micro-kernels for the gemm and gemm_indirect_a tiles: 6 rows x up to
- * 4 zmm (64 floats / 32 doubles) of accumulators. Compiled for x86-64 baseline
+/* AVX-512F micro-kernels for the gemm, gemm_indirect_a and gemm_indirect_b
+ * tiles: 6 rows x up to 4 zmm (64 floats / 32 doubles) of accumulators. Compiled for x86-64 baseline
  * like the rest of the extension: only these functions carry the avx512f
  * target, and dispatch.c calls them only on CPUs (and OSes) that report it.
  *
@@ -109,6 +109,28 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
         STORE_TILE                                                                        \
     }
 
+/* gemm_indirect_b: the gemm with B row k at b + offsets[k]. Loads are masked
+ * to n columns, so callers need no slack past them. */
+#define DEFINE_INDIRECT_B_BODY(NAME, V_, FULL_)                                           \
+    AVX512 static inline void NAME(int64_t kc, const REAL_T *a, const REAL_T *b,          \
+                                   const int64_t *offsets, REAL_T *c, int64_t ldc,        \
+                                   int64_t m, int64_t n, const REAL_T *init,              \
+                                   int accumulate) {                                      \
+        enum { V = V_, FULL = FULL_ };                                                    \
+        SETUP_MASKS                                                                       \
+        VEC acc[TILE_ROWS][V];                                                            \
+        UNROLL for (int i = 0; i < TILE_ROWS; i++) {                                      \
+            const VEC start = (!accumulate && init && i < m) ? SET1(init[i]) : ZERO();    \
+            UNROLL for (int j = 0; j < V; j++) acc[i][j] = start;                         \
+        }                                                                                 \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            LOAD_B(b + offsets[k])                                                        \
+            FMA_ROWS(a[i])                                                                \
+            a += TILE_ROWS;                                                               \
+        }                                                                                 \
+        STORE_TILE                                                                        \
+    }
+
 /* The kernel: the narrowest body that covers n columns, unmasked when full. */
 #define DEFINE_KERNELS(PREFIX, BODY)                                                      \
     BODY(PREFIX##_v1, 1, 0)                                                               \
@@ -142,6 +164,14 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
 
 DEFINE_KERNELS(gemm_f32, DEFINE_GEMM_BODY)
 DEFINE_KERNELS(indirect_a_f32, DEFINE_INDIRECT_A_BODY)
+DEFINE_KERNELS(indirect_b_f32, DEFINE_INDIRECT_B_BODY)
+
+AVX512 void cconv_f32_gemm_indirect_b_6x64_avx512(int64_t kc, const float *a, const float *b,
+                                                  const int64_t *offsets, float *c, int64_t ldc,
+                                                  int64_t m, int64_t n, const float *init,
+                                                  int accumulate) {
+    PICK_BODY(indirect_b_f32, (kc, a, b, offsets, c, ldc, m, n, init, accumulate))
+}
 
 AVX512 void cconv_f32_gemm_6x64_avx512(int64_t kc, const float *a, const float *b, int64_t ldb,
                                        float *c, int64_t ldc, int64_t m, int64_t n,
@@ -186,6 +216,14 @@ AVX512 void cconv_f32_gemm_indirect_a_6x64_avx512(int64_t kc, const float *const
 
 DEFINE_KERNELS(gemm_f64, DEFINE_GEMM_BODY)
 DEFINE_KERNELS(indirect_a_f64, DEFINE_INDIRECT_A_BODY)
+DEFINE_KERNELS(indirect_b_f64, DEFINE_INDIRECT_B_BODY)
+
+AVX512 void cconv_f64_gemm_indirect_b_6x32_avx512(int64_t kc, const double *a, const double *b,
+                                                  const int64_t *offsets, double *c,
+                                                  int64_t ldc, int64_t m, int64_t n,
+                                                  const double *init, int accumulate) {
+    PICK_BODY(indirect_b_f64, (kc, a, b, offsets, c, ldc, m, n, init, accumulate))
+}
 
 AVX512 void cconv_f64_gemm_6x32_avx512(int64_t kc, const double *a, const double *b,
                                        int64_t ldb, double *c, int64_t ldc, int64_t m,
