@@ -53,9 +53,10 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
     cdef Py_ssize_t CRS = Cg * g.kernel_h * g.kernel_w
     cdef Py_ssize_t k_blocks = Kg // lanes
-    cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, CCONV_MR),
+    cdef Py_ssize_t mr = cconv_tile_mr()  # blocks of whole tiles
+    cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, mr),
                                             ceil_div(cconv_max_threads() * 2, groups * k_blocks)))
-    cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), CCONV_MR) * CCONV_MR
+    cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), mr) * mr
     cdef Py_ssize_t items, item, gi, qb, kb, ws_size
     cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
     cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]

@@ -18,6 +18,7 @@ cdef extern from "cconv.h" nogil:
     int cconv_cpu_supports_avx512()
     int64_t cconv_tile_nr_f32()
     int64_t cconv_tile_nr_f64()
+    int64_t cconv_tile_mr()
 
 
 cdef inline int threads_for(Py_ssize_t work_items) noexcept nogil:

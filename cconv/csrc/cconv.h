@@ -125,6 +125,8 @@ int cconv_cpu_supports_avx512(void);
 /* Columns of the selected gemm / channel-lane tiles (16 or 32 floats). */
 int64_t cconv_tile_nr_f32(void);
 int64_t cconv_tile_nr_f64(void);
+/* Rows of the selected channel-lane (gemm_indirect_a) tiles: 6 or 12. */
+int64_t cconv_tile_mr(void);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #define NR CCONV_NR_F64
 /* the selected gemm / gemm_indirect_a tile width, and the widest of any ISA */
 #define TILE_NR (cconv_ukernels.tile_nr_f64)
+#define TILE_MR (cconv_ukernels.tile_mr) /* rows of a gemm_indirect_a call */
 #define TILE_NR_MAX CCONV_TILE_NR_MAX_F64
 #define GEMM_UKERNEL_TYPE cconv_gemm_ukernel_f64
 #define GEMM_UKERNEL cconv_ukernels.gemm_f64

@@ -17,6 +17,12 @@
 #define CCONV_TILE_NR_MAX_F32 64
 #define CCONV_TILE_NR_MAX_F64 32
 
+/* Rows of a gemm_indirect_a tile: 6 (AVX2, generic) or 12 (AVX-512, whose
+ * 16- and 32-lane tiles need 12 rows of accumulators to keep both FMA units
+ * busy); the callers' pointer arrays hold the most. */
+#define CCONV_TILE_MR_AVX512 12
+#define CCONV_TILE_MR_MAX 12
+
 /* Reduction depth per packed B panel: KC x NR x 4 B = 16 KiB for fp32 keeps
  * the panel in the 32 KiB L1D next to a streaming A panel. */
 #define CCONV_KC 256

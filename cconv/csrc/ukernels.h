@@ -11,7 +11,8 @@
  *   the next multiple of NR). This lets a stride-1 conv read its taps straight
  *   from a padded image.
  * gemm_indirect_a: C[m x n] (+)= A * B where A(i, k) = a_rows[i][koffsets[k]]
- *   (rows past m may repeat row 0) and B row k is b + k * ldb, of which the
+ *   for m <= tile_mr rows (callers pass tile_mr pointers; those past m repeat
+ *   row 0 and are never stored) and B row k is b + k * ldb, of which the
  *   first n (<= NR) entries are read. With accumulate == 0 column j starts at
  *   bias_cols[j] (or 0). This is the channels-last (NHWC) kernel: rows are
  *   pixels (or filter taps) found through pointers, columns are channels.
@@ -59,6 +60,8 @@ typedef struct cconv_ukernel_table {
     /* Columns of the gemm, gemm_indirect_a and gemm_indirect_b tiles (their
      * n <= this): the loops around them step by it. */
     int64_t tile_nr_f32, tile_nr_f64;
+    /* Rows (m <= this) a gemm_indirect_a call takes; the others take CCONV_MR. */
+    int64_t tile_mr;
     cconv_gemm_ukernel_f32 gemm_f32;
     cconv_gemm_ukernel_f64 gemm_f64;
     cconv_gemm_indirect_b_ukernel_f32 gemm_indirect_b_f32;
@@ -124,10 +127,10 @@ void cconv_f32_gemm_indirect_b_6x64_avx512(int64_t, const float *, const float *
 void cconv_f64_gemm_indirect_b_6x32_avx512(int64_t, const double *, const double *,
                                            const int64_t *, double *, int64_t, int64_t,
                                            int64_t, const double *, int);
-void cconv_f32_gemm_indirect_a_6x64_avx512(int64_t, const float *const *, const int64_t *,
+void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t, const float *const *, const int64_t *,
                                            const float *, int64_t, float *, int64_t, int64_t,
                                            int64_t, const float *, int);
-void cconv_f64_gemm_indirect_a_6x32_avx512(int64_t, const double *const *, const int64_t *,
+void cconv_f64_gemm_indirect_a_12x32_avx512(int64_t, const double *const *, const int64_t *,
                                            const double *, int64_t, double *, int64_t, int64_t,
                                            int64_t, const double *, int);
 #endif

@@ -19,7 +19,7 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define AVX512 __attribute__((target("avx512f")))
-#define UNROLL _Pragma("GCC unroll 8")
+#define UNROLL _Pragma("GCC unroll 12")
 #else
 #define AVX512 /* MSVC emits the intrinsics as written */
 #define UNROLL
@@ -41,14 +41,14 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
         FULL ? LOADU((brow) + j * LANES) : MASKLOAD(mask[j], (brow) + j * LANES);
 
 #define FMA_ROWS(A_OF_I)                                                                  \
-    UNROLL for (int i = 0; i < TILE_ROWS; i++) {                                          \
+    UNROLL for (int i = 0; i < ROWS; i++) {                                               \
         const VEC ai = SET1(A_OF_I);                                                      \
         UNROLL for (int j = 0; j < V; j++) acc[i][j] = FMADD(ai, bv[j], acc[i][j]);       \
     }
 
 /* Rows i < m of the tile into C, masked to n columns, adding C when accumulating. */
 #define STORE_TILE                                                                        \
-    UNROLL for (int i = 0; i < TILE_ROWS; i++) {                                          \
+    UNROLL for (int i = 0; i < ROWS; i++) {                                               \
         if (i >= m) break;                                                                \
         REAL_T *row = c + i * ldc;                                                        \
         UNROLL for (int j = 0; j < V; j++) {                                              \
@@ -67,10 +67,10 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
     AVX512 static inline void NAME(int64_t kc, const REAL_T *a, const REAL_T *b,          \
                                    int64_t ldb, REAL_T *c, int64_t ldc, int64_t m,        \
                                    int64_t n, const REAL_T *init, int accumulate) {       \
-        enum { V = V_, FULL = FULL_ };                                                    \
+        enum { ROWS = TILE_ROWS, V = V_, FULL = FULL_ };                                  \
         SETUP_MASKS                                                                       \
-        VEC acc[TILE_ROWS][V];                                                            \
-        UNROLL for (int i = 0; i < TILE_ROWS; i++) {                                      \
+        VEC acc[ROWS][V];                                                                 \
+        UNROLL for (int i = 0; i < ROWS; i++) {                                           \
             const VEC start = (!accumulate && init && i < m) ? SET1(init[i]) : ZERO();    \
             UNROLL for (int j = 0; j < V; j++) acc[i][j] = start;                         \
         }                                                                                 \
@@ -85,21 +85,21 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
 
 /* gemm_indirect_a: A rows through pointers (rows past m repeat row 0), taps
  * through koffsets; accumulators start at bias_cols (per column) or 0. */
-#define DEFINE_INDIRECT_A_BODY(NAME, V_, FULL_)                                           \
+#define DEFINE_INDIRECT_A_BODY(NAME, ROWS_, V_, FULL_)                                    \
     AVX512 static inline void NAME(int64_t kc, const REAL_T *const *a_rows,               \
                                    const int64_t *koffsets, const REAL_T *b, int64_t ldb, \
                                    REAL_T *c, int64_t ldc, int64_t m, int64_t n,          \
                                    const REAL_T *bias_cols, int accumulate) {             \
-        enum { V = V_, FULL = FULL_ };                                                    \
+        enum { ROWS = ROWS_, V = V_, FULL = FULL_ };                                      \
         SETUP_MASKS                                                                       \
-        VEC acc[TILE_ROWS][V];                                                            \
-        const REAL_T *ar[TILE_ROWS];                                                      \
+        VEC acc[ROWS][V];                                                                 \
+        const REAL_T *ar[ROWS];                                                           \
         UNROLL for (int j = 0; j < V; j++) {                                              \
             const VEC start = (!accumulate && bias_cols)                                  \
                                   ? MASKLOAD(mask[j], bias_cols + j * LANES) : ZERO();    \
-            UNROLL for (int i = 0; i < TILE_ROWS; i++) acc[i][j] = start;                 \
+            UNROLL for (int i = 0; i < ROWS; i++) acc[i][j] = start;                      \
         }                                                                                 \
-        UNROLL for (int i = 0; i < TILE_ROWS; i++) ar[i] = a_rows[i < m ? i : 0];         \
+        UNROLL for (int i = 0; i < ROWS; i++) ar[i] = a_rows[i < m ? i : 0];              \
         for (int64_t k = 0; k < kc; k++) {                                                \
             const int64_t o = koffsets[k];                                                \
             LOAD_B(b)                                                                     \
@@ -116,10 +116,10 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
                                    const int64_t *offsets, REAL_T *c, int64_t ldc,        \
                                    int64_t m, int64_t n, const REAL_T *init,              \
                                    int accumulate) {                                      \
-        enum { V = V_, FULL = FULL_ };                                                    \
+        enum { ROWS = TILE_ROWS, V = V_, FULL = FULL_ };                                  \
         SETUP_MASKS                                                                       \
-        VEC acc[TILE_ROWS][V];                                                            \
-        UNROLL for (int i = 0; i < TILE_ROWS; i++) {                                      \
+        VEC acc[ROWS][V];                                                                 \
+        UNROLL for (int i = 0; i < ROWS; i++) {                                           \
             const VEC start = (!accumulate && init && i < m) ? SET1(init[i]) : ZERO();    \
             UNROLL for (int j = 0; j < V; j++) acc[i][j] = start;                         \
         }                                                                                 \
@@ -129,6 +129,37 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
             a += TILE_ROWS;                                                               \
         }                                                                                 \
         STORE_TILE                                                                        \
+    }
+
+/* gemm_indirect_a takes up to 12 rows (CCONV_TILE_MR_AVX512): narrow tiles
+ * (n <= 32, from K = 16 or 32) need that many rows to feed the FMA units from
+ * one B load; 64-wide ones run as two 6-row halves (24 accumulators each). */
+#define DEFINE_INDIRECT_A_KERNELS(PREFIX)                                                 \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x1, 12, 1, 0)                                        \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x2, 12, 2, 0)                                        \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_6x4, 6, 4, 0)                                          \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_6x4_full, 6, 4, 1)
+
+#define PICK_INDIRECT_A_BODY(PREFIX)                                                      \
+    if (n > 2 * LANES) {                                                                  \
+        const int64_t top = m < 6 ? m : 6;                                                \
+        if (n == 4 * LANES) {                                                             \
+            PREFIX##_6x4_full(kc, a_rows, koffsets, b, ldb, c, ldc, top, n, bias_cols,    \
+                              accumulate);                                                \
+            if (m > 6)                                                                    \
+                PREFIX##_6x4_full(kc, a_rows + 6, koffsets, b, ldb, c + 6 * ldc, ldc,     \
+                                  m - 6, n, bias_cols, accumulate);                       \
+        } else {                                                                          \
+            PREFIX##_6x4(kc, a_rows, koffsets, b, ldb, c, ldc, top, n, bias_cols,         \
+                         accumulate);                                                     \
+            if (m > 6)                                                                    \
+                PREFIX##_6x4(kc, a_rows + 6, koffsets, b, ldb, c + 6 * ldc, ldc, m - 6,   \
+                             n, bias_cols, accumulate);                                   \
+        }                                                                                 \
+    } else if (n > LANES) {                                                               \
+        PREFIX##_12x2(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate); \
+    } else {                                                                              \
+        PREFIX##_12x1(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate); \
     }
 
 /* The kernel: the narrowest body that covers n columns, unmasked when full. */
@@ -163,7 +194,7 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
 #define MASKSTORE _mm512_mask_storeu_ps
 
 DEFINE_KERNELS(gemm_f32, DEFINE_GEMM_BODY)
-DEFINE_KERNELS(indirect_a_f32, DEFINE_INDIRECT_A_BODY)
+DEFINE_INDIRECT_A_KERNELS(indirect_a_f32)
 DEFINE_KERNELS(indirect_b_f32, DEFINE_INDIRECT_B_BODY)
 
 AVX512 void cconv_f32_gemm_indirect_b_6x64_avx512(int64_t kc, const float *a, const float *b,
@@ -179,12 +210,12 @@ AVX512 void cconv_f32_gemm_6x64_avx512(int64_t kc, const float *a, const float *
     PICK_BODY(gemm_f32, (kc, a, b, ldb, c, ldc, m, n, init, accumulate))
 }
 
-AVX512 void cconv_f32_gemm_indirect_a_6x64_avx512(int64_t kc, const float *const *a_rows,
+AVX512 void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t kc, const float *const *a_rows,
                                                   const int64_t *koffsets, const float *b,
                                                   int64_t ldb, float *c, int64_t ldc, int64_t m,
                                                   int64_t n, const float *bias_cols,
                                                   int accumulate) {
-    PICK_BODY(indirect_a_f32, (kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate))
+    PICK_INDIRECT_A_BODY(indirect_a_f32)
 }
 
 #undef REAL_T
@@ -215,7 +246,7 @@ AVX512 void cconv_f32_gemm_indirect_a_6x64_avx512(int64_t kc, const float *const
 #define MASKSTORE _mm512_mask_storeu_pd
 
 DEFINE_KERNELS(gemm_f64, DEFINE_GEMM_BODY)
-DEFINE_KERNELS(indirect_a_f64, DEFINE_INDIRECT_A_BODY)
+DEFINE_INDIRECT_A_KERNELS(indirect_a_f64)
 DEFINE_KERNELS(indirect_b_f64, DEFINE_INDIRECT_B_BODY)
 
 AVX512 void cconv_f64_gemm_indirect_b_6x32_avx512(int64_t kc, const double *a, const double *b,
@@ -231,12 +262,12 @@ AVX512 void cconv_f64_gemm_6x32_avx512(int64_t kc, const double *a, const double
     PICK_BODY(gemm_f64, (kc, a, b, ldb, c, ldc, m, n, init, accumulate))
 }
 
-AVX512 void cconv_f64_gemm_indirect_a_6x32_avx512(int64_t kc, const double *const *a_rows,
+AVX512 void cconv_f64_gemm_indirect_a_12x32_avx512(int64_t kc, const double *const *a_rows,
                                                   const int64_t *koffsets, const double *b,
                                                   int64_t ldb, double *c, int64_t ldc, int64_t m,
                                                   int64_t n, const double *bias_cols,
                                                   int accumulate) {
-    PICK_BODY(indirect_a_f64, (kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate))
+    PICK_INDIRECT_A_BODY(indirect_a_f64)
 }
 
 #endif /* CCONV_HAVE_X86 */
