@@ -18,6 +18,7 @@
 #define GEMM_INDIRECT_A_UKERNEL cconv_ukernels.gemm_indirect_a_f32
 #define DOT_UKERNEL_TYPE cconv_dot_ukernel_f32
 #define DOT_UKERNEL cconv_ukernels.dot_f32
+#define TRANSPOSE cconv_ukernels.transpose_f32
 
 static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 static inline int64_t crs_of(const cconv_conv2d_geometry *g) {

@@ -18,6 +18,7 @@
 #define GEMM_INDIRECT_A_UKERNEL cconv_ukernels.gemm_indirect_a_f64
 #define DOT_UKERNEL_TYPE cconv_dot_ukernel_f64
 #define DOT_UKERNEL cconv_ukernels.dot_f64
+#define TRANSPOSE cconv_ukernels.transpose_f64
 
 static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 static inline int64_t crs_of(const cconv_conv2d_geometry *g) {

@@ -17,7 +17,9 @@
  *   bias_cols[j] (or 0). This is the channels-last (NHWC) kernel: rows are
  *   pixels (or filter taps) found through pointers, columns are channels.
  * dot: C[i][j] += sum_p a[i*lda + p] * b[j][p] for p < len, i < m <= DOT_MR,
- *   j < n <= DOT_NR: the reduction runs along contiguous memory. */
+ *   j < n <= DOT_NR: the reduction runs along contiguous memory.
+ * transpose: dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (the
+ *   channel-minor tiles of the lane kernels to planes and back). */
 #ifndef CCONV_UKERNELS_H
 #define CCONV_UKERNELS_H
 
@@ -55,6 +57,11 @@ typedef void (*cconv_dot_ukernel_f64)(int64_t len, const double *a, int64_t lda,
                                       const double *const *b, double *c, int64_t ldc, int64_t m,
                                       int64_t n);
 
+typedef void (*cconv_transpose_f32)(int64_t rows, int64_t cols, const float *src, int64_t lds,
+                                    float *dst, int64_t ldd);
+typedef void (*cconv_transpose_f64)(int64_t rows, int64_t cols, const double *src,
+                                    int64_t lds, double *dst, int64_t ldd);
+
 typedef struct cconv_ukernel_table {
     const char *name;
     /* Columns of the gemm, gemm_indirect_a and gemm_indirect_b tiles (their
@@ -70,6 +77,8 @@ typedef struct cconv_ukernel_table {
     cconv_gemm_indirect_a_ukernel_f64 gemm_indirect_a_f64;
     cconv_dot_ukernel_f32 dot_f32;
     cconv_dot_ukernel_f64 dot_f64;
+    cconv_transpose_f32 transpose_f32;
+    cconv_transpose_f64 transpose_f64;
 } cconv_ukernel_table;
 
 /* The table in use; set once at import by cconv_select_kernels("auto"). */
@@ -96,6 +105,8 @@ void cconv_f32_dot_4x3_generic(int64_t, const float *, int64_t, const float *con
                                int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_generic(int64_t, const double *, int64_t, const double *const *,
                                double *, int64_t, int64_t, int64_t);
+void cconv_f32_transpose_generic(int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void cconv_f64_transpose_generic(int64_t, int64_t, const double *, int64_t, double *, int64_t);
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define CCONV_HAVE_X86 1
@@ -117,6 +128,8 @@ void cconv_f32_dot_4x3_avx2(int64_t, const float *, int64_t, const float *const 
                             int64_t, int64_t, int64_t);
 void cconv_f64_dot_4x3_avx2(int64_t, const double *, int64_t, const double *const *, double *,
                             int64_t, int64_t, int64_t);
+void cconv_f32_transpose_avx2(int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void cconv_f64_transpose_avx2(int64_t, int64_t, const double *, int64_t, double *, int64_t);
 void cconv_f32_gemm_6x64_avx512(int64_t, const float *, const float *, int64_t, float *,
                                 int64_t, int64_t, int64_t, const float *, int);
 void cconv_f64_gemm_6x32_avx512(int64_t, const double *, const double *, int64_t, double *,

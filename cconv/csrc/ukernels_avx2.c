@@ -382,4 +382,59 @@ AVX2_FMA void cconv_f64_dot_4x3_avx2(int64_t len, const double *a, int64_t lda,
         for (int64_t j = 0; j < n; j++) c[i * ldc + j] += hsum_pd(acc[i][j]);
 }
 
+/* ---- transpose: 8 x 8 floats / 4 x 4 doubles in registers ------------------------ */
+
+/* dst[j * ldd + i] = src[i * lds + j]. Whole blocks go through the unpack /
+ * shuffle / lane-permute network; the ragged edges are copied one by one. */
+AVX2_FMA static inline void transpose_8x8_ps(const float *src, int64_t lds, float *dst,
+                                             int64_t ldd) {
+    __m256 r0 = _mm256_loadu_ps(src + 0 * lds), r1 = _mm256_loadu_ps(src + 1 * lds);
+    __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+    __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst + 0 * ldd, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 1 * ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+AVX2_FMA static inline void transpose_4x4_pd(const double *src, int64_t lds, double *dst,
+                                             int64_t ldd) {
+    const __m256d r0 = _mm256_loadu_pd(src + 0 * lds), r1 = _mm256_loadu_pd(src + 1 * lds);
+    const __m256d r2 = _mm256_loadu_pd(src + 2 * lds), r3 = _mm256_loadu_pd(src + 3 * lds);
+    const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+    const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+    _mm256_storeu_pd(dst + 0 * ldd, _mm256_permute2f128_pd(t0, t2, 0x20));
+    _mm256_storeu_pd(dst + 1 * ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+    _mm256_storeu_pd(dst + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+    _mm256_storeu_pd(dst + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+}
+
+#define TRANSPOSE_AVX2(NAME, REAL, B, BLOCK)                                              \
+    AVX2_FMA void NAME(int64_t rows, int64_t cols, const REAL *src, int64_t lds, REAL *dst, \
+                       int64_t ldd) {                                                     \
+        const int64_t rows_b = rows - rows % B, cols_b = cols - cols % B;                 \
+        for (int64_t i0 = 0; i0 < rows_b; i0 += B)                                        \
+            for (int64_t j0 = 0; j0 < cols_b; j0 += B)                                    \
+                BLOCK(src + i0 * lds + j0, lds, dst + j0 * ldd + i0, ldd);                \
+        for (int64_t i = 0; i < rows; i++) /* the right and bottom edges */               \
+            for (int64_t j = i < rows_b ? cols_b : 0; j < cols; j++)                      \
+                dst[j * ldd + i] = src[i * lds + j];                                      \
+    }
+
+TRANSPOSE_AVX2(cconv_f32_transpose_avx2, float, 8, transpose_8x8_ps)
+TRANSPOSE_AVX2(cconv_f64_transpose_avx2, double, 4, transpose_4x4_pd)
+
 #endif /* CCONV_HAVE_X86 */

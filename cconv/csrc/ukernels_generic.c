@@ -111,3 +111,21 @@ GEMM_INDIRECT_A_GENERIC(cconv_f64_gemm_indirect_a_6x8_generic, double, CCONV_NR_
 
 DOT_GENERIC(cconv_f32_dot_4x3_generic, float)
 DOT_GENERIC(cconv_f64_dot_4x3_generic, double)
+
+/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 8 x 8 blocks
+ * so both sides move along cache lines. */
+#define TRANSPOSE_GENERIC(NAME, REAL)                                                     \
+    void NAME(int64_t rows, int64_t cols, const REAL *src, int64_t lds, REAL *dst,        \
+              int64_t ldd) {                                                              \
+        for (int64_t i0 = 0; i0 < rows; i0 += 8)                                          \
+            for (int64_t j0 = 0; j0 < cols; j0 += 8) {                                    \
+                const int64_t in = rows - i0 < 8 ? rows - i0 : 8;                         \
+                const int64_t jn = cols - j0 < 8 ? cols - j0 : 8;                         \
+                for (int64_t j = 0; j < jn; j++)                                          \
+                    for (int64_t i = 0; i < in; i++)                                      \
+                        dst[(j0 + j) * ldd + i0 + i] = src[(i0 + i) * lds + j0 + j];      \
+            }                                                                             \
+    }
+
+TRANSPOSE_GENERIC(cconv_f32_transpose_generic, float)
+TRANSPOSE_GENERIC(cconv_f64_transpose_generic, double)
