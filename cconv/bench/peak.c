@@ -2,9 +2,9 @@
  * throughput and a STREAM-style copy bandwidth, on a given number of threads.
  *
  * Built at run time by cconv/bench/peak.py with the system C compiler
- * (`cc -O2 -fopenmp`); the AVX2/FMA loops carry a target attribute so the rest
- * builds for the baseline ISA and the program still runs (on the portable loop)
- * where AVX2/FMA is missing.
+ * (`cc -O2 -fopenmp`); the AVX2/FMA and AVX-512 loops carry target attributes
+ * so the rest builds for the baseline ISA and the program still runs (on the
+ * widest loop the CPU has, the portable one where AVX2/FMA is missing).
  *
  * Usage: peak THREADS   -> one line of JSON on stdout.
  */
@@ -55,6 +55,36 @@ __attribute__((target("avx2,fma"))) static double fma_f64_avx2(long iters)
     return sum;
 }
 
+/* AVX-512: twice the lanes, and twice the chains (32 zmm registers), so the
+ * peak is that of the 64-wide tiles cconv picks on such CPUs. */
+#define CHAINS_512 24
+
+__attribute__((target("avx512f"))) static double fma_f32_avx512(long iters)
+{
+    __m512 acc[CHAINS_512];
+    const __m512 m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(1e-3f);
+    for (int j = 0; j < CHAINS_512; j++) acc[j] = _mm512_set1_ps((float)j);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 24
+        for (int j = 0; j < CHAINS_512; j++) acc[j] = _mm512_fmadd_ps(acc[j], m, a);
+    }
+    for (int j = 1; j < CHAINS_512; j++) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx512f"))) static double fma_f64_avx512(long iters)
+{
+    __m512d acc[CHAINS_512];
+    const __m512d m = _mm512_set1_pd(0.999), a = _mm512_set1_pd(1e-3);
+    for (int j = 0; j < CHAINS_512; j++) acc[j] = _mm512_set1_pd((double)j);
+    for (long i = 0; i < iters; i++) {
+#pragma GCC unroll 24
+        for (int j = 0; j < CHAINS_512; j++) acc[j] = _mm512_fmadd_pd(acc[j], m, a);
+    }
+    for (int j = 1; j < CHAINS_512; j++) acc[0] = _mm512_add_pd(acc[0], acc[j]);
+    return _mm512_reduce_add_pd(acc[0]);
+}
+
 /* Without AVX2/FMA: scalar multiply-adds, counted as 2 flops each. */
 static double fma_portable(long iters, int lanes)
 {
@@ -82,18 +112,30 @@ static double thread_seconds(void)
  * cores can do: FMA units are per core, so this holds even when other
  * processes take turns on them), `wall` divides all flops by the elapsed time
  * (what this process got just now). */
-static void fma_gflops(int threads, int f64, int avx2, long iters, double *oncpu, double *wall)
+enum isa { PORTABLE, AVX2, AVX512 };
+
+static double fma_run(enum isa isa, int f64, long iters, int lanes)
 {
-    const int lanes = f64 ? 4 : 8;
-    const double flops = 2.0 * CHAINS * lanes * (double)iters;  /* per thread */
+    switch (isa) {
+    case AVX512: return f64 ? fma_f64_avx512(iters) : fma_f32_avx512(iters);
+    case AVX2: return f64 ? fma_f64_avx2(iters) : fma_f32_avx2(iters);
+    default: return fma_portable(iters, lanes);
+    }
+}
+
+static void fma_gflops(int threads, int f64, enum isa isa, long iters, double *oncpu,
+                       double *wall)
+{
+    const int lanes = (f64 ? 4 : 8) * (isa == AVX512 ? 2 : 1);
+    const int chains = isa == AVX512 ? CHAINS_512 : CHAINS;
+    const double flops = 2.0 * chains * lanes * (double)iters;  /* per thread */
     *oncpu = *wall = 0;
     for (int rep = 0; rep < 5; rep++) {
         double rate = 0, t0 = omp_get_wtime();
 #pragma omp parallel num_threads(threads) reduction(+ : rate)
         {
             double c0 = thread_seconds();
-            double s = avx2 ? (f64 ? fma_f64_avx2(iters) : fma_f32_avx2(iters))
-                            : fma_portable(iters, lanes);
+            double s = fma_run(isa, f64, iters, lanes);
             rate += flops / (thread_seconds() - c0);
 #pragma omp atomic
             sink += s;
@@ -137,15 +179,22 @@ int main(int argc, char **argv)
     if (threads < 1) threads = 1;
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* the ISA cconv's kernels pick on this CPU (CCONV_SIMD may narrow it) */
+    const char *simd = getenv("CCONV_SIMD");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") &&
+                 !(simd && (strcmp(simd, "avx2") == 0 || strcmp(simd, "generic") == 0));
+    if (simd && strcmp(simd, "generic") == 0) avx2 = 0;
+    enum isa isa = avx512 ? AVX512 : (avx2 ? AVX2 : PORTABLE);
     /* ~0.05 s per repetition at 3 GHz with two FMAs per cycle */
-    long iters = avx2 ? 12500000L : 1000000L;
+    long iters = isa == AVX512 ? 3000000L : (avx2 ? 12500000L : 1000000L);
     double f32, f32_wall, f64, f64_wall;
-    fma_gflops(threads, 0, avx2, iters, &f32, &f32_wall);
-    fma_gflops(threads, 1, avx2, iters, &f64, &f64_wall);
+    fma_gflops(threads, 0, isa, iters, &f32, &f32_wall);
+    fma_gflops(threads, 1, isa, iters, &f64, &f64_wall);
     double copy = copy_gbs(threads, (size_t)8 << 20);  /* 2 x 64 MiB */
     printf("{\"threads\": %d, \"isa\": \"%s\", \"fp32_gflops\": %.2f, "
            "\"fp64_gflops\": %.2f, \"fp32_gflops_wall\": %.2f, \"fp64_gflops_wall\": %.2f, "
            "\"copy_gbs\": %.2f}\n",
-           threads, avx2 ? "avx2-fma" : "portable", f32, f64, f32_wall, f64_wall, copy);
+           threads, isa == AVX512 ? "avx512" : (avx2 ? "avx2-fma" : "portable"), f32, f64,
+           f32_wall, f64_wall, copy);
     return 0;
 }
