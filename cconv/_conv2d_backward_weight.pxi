@@ -48,14 +48,15 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
                                const cconv_conv2d_geometry *g, Py_ssize_t groups,
                                Py_ssize_t lanes) noexcept nogil:
     """Items are (group, `lanes` output channels, block of im2col rows): one
-    block of rows when channel blocks alone feed every thread, so dY^T is
-    built once per image and channel block."""
+    block of rows when channel blocks alone feed every thread, and no more
+    blocks than threads otherwise, as every item builds dY^T of every image
+    for its channels."""
     cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
     cdef Py_ssize_t CRS = Cg * g.kernel_h * g.kernel_w
     cdef Py_ssize_t k_blocks = Kg // lanes
     cdef Py_ssize_t mr = cconv_tile_mr()  # blocks of whole tiles
     cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, mr),
-                                            ceil_div(cconv_max_threads() * 2, groups * k_blocks)))
+                                            ceil_div(cconv_max_threads(), groups * k_blocks)))
     cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), mr) * mr
     cdef Py_ssize_t items, item, gi, qb, kb, ws_size
     cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]

@@ -4,7 +4,7 @@
 #      built with -fsanitize=address,undefined (UB aborts: no recovery), then
 #      the conv, pooling, im2col, validation and determinism tests against it;
 #   2. valgrind memcheck on tools/valgrind_smoke.py (every kernel, small
-#      shapes, generic and AVX2 micro-kernels): no invalid reads or writes.
+#      shapes, every micro-kernel set the CPU runs): no invalid reads or writes.
 # Usage: tools/sanitize.sh   (needs gcc with libasan/libubsan, and valgrind)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +35,7 @@ if ! command -v valgrind > /dev/null; then
 fi
 # an uninstrumented build, so valgrind sees the kernels as shipped
 (cd "$work" && rm -rf build cconv/*.so && python setup.py -q build_ext --inplace > build2.log 2>&1)
-(cd "$work" && PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
+# PYTHONPATH: the script's own folder comes first on sys.path, not the cwd
+(cd "$work" && PYTHONPATH="$work" PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
     --suppressions="$repo/tools/valgrind-python.supp" python "$repo/tools/valgrind_smoke.py")
 echo "valgrind: no invalid reads or writes"

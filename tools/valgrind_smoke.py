@@ -8,7 +8,8 @@ from cconv import _kernels
 from cconv import functional as F
 
 rng = np.random.default_rng(0)
-paths = ["generic"] + (["avx2"] if _kernels.cpu_supports_avx2_fma() else [])
+paths = (["generic"] + (["avx2"] if _kernels.cpu_supports_avx2_fma() else [])
+         + (["avx512"] if _kernels.cpu_supports_avx512() else []))
 for path in paths:
     _kernels.select_simd_path(path)
     for dtype in (np.float32, np.float64):
