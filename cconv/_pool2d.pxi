@@ -184,6 +184,12 @@ cdef int avg_pool2d_backward(const floating[:, :, :, ::1] grad_output,
 
 # ---- Python entry points (cconv.functional validates and allocates first) ---------------
 
+def pool_simd_path():
+    """Name of the pooling row kernels the selected micro-kernels imply
+    ('avx2-fma' for AVX2 and AVX-512, else 'generic')."""
+    return cconv_pool2d_select_ukernels().name.decode()
+
+
 def run_max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,
                            int64_t[:, :, :, ::1] indices,
                            Py_ssize_t kernel_h, Py_ssize_t kernel_w,

@@ -427,3 +427,11 @@ def test_pool_accepts_any_layout_and_leaves_inputs_alone(dtype, simd_path, rng):
         assert_close(cconv.avg_pool2d_backward(gl, x.shape, **params), grad_avg, dtype)
         for a, b in zip((xl, gl, il), before):
             np.testing.assert_array_equal(a, b)
+
+
+def test_pooling_keeps_its_vector_kernels_on_every_simd_path(simd_path):
+    """Regression: pooling picked its AVX2 row kernels by the name 'avx2-fma'
+    and fell back to the scalar ones when AVX-512 was selected (6x slower)."""
+    from cconv import _kernels
+    expected = "generic" if simd_path == "generic" else "avx2-fma"
+    assert _kernels.pool_simd_path() == expected

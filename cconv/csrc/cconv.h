@@ -120,6 +120,10 @@ CCONV_DECLARE_CONV2D(double, f64)
  * or "generic". Returns 0, or -1 when the name is unknown or the CPU lacks it. */
 int cconv_select_kernels(const char *name);
 const char *cconv_selected_kernels(void);
+/* The instruction set of the selected kernels, in increasing order: pooling
+ * and the other kernel families use their widest version at or below it. */
+enum cconv_isa { CCONV_ISA_GENERIC = 0, CCONV_ISA_AVX2 = 1, CCONV_ISA_AVX512 = 2 };
+int cconv_selected_isa(void);
 int cconv_cpu_supports_avx2_fma(void);
 int cconv_cpu_supports_avx512(void);
 /* Columns of the selected gemm / channel-lane tiles (16 or 32 floats). */

@@ -9,7 +9,7 @@
 #endif
 
 static const cconv_ukernel_table generic_table = {
-    "generic", CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
+    "generic", CCONV_ISA_GENERIC, CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic, cconv_f32_transpose_generic,
@@ -17,7 +17,7 @@ static const cconv_ukernel_table generic_table = {
 
 #ifdef CCONV_HAVE_X86
 static const cconv_ukernel_table avx2_table = {
-    "avx2-fma", CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2,
+    "avx2-fma", CCONV_ISA_AVX2, CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2,
     cconv_f32_gemm_indirect_b_6x16_avx2, cconv_f64_gemm_indirect_b_6x8_avx2,
     cconv_f32_gemm_indirect_a_6x16_avx2, cconv_f64_gemm_indirect_a_6x8_avx2, cconv_f32_dot_4x3_avx2,
     cconv_f64_dot_4x3_avx2, cconv_f32_transpose_avx2, cconv_f64_transpose_avx2};
@@ -25,7 +25,7 @@ static const cconv_ukernel_table avx2_table = {
 /* AVX-512 widens the gemm tiles four times; the dot kernel (weight gradients
  * of odd channel counts) and the transposes stay AVX2. */
 static const cconv_ukernel_table avx512_table = {
-    "avx512", 4 * CCONV_NR_F32, 4 * CCONV_NR_F64, CCONV_TILE_MR_AVX512,
+    "avx512", CCONV_ISA_AVX512, 4 * CCONV_NR_F32, 4 * CCONV_NR_F64, CCONV_TILE_MR_AVX512,
     cconv_f32_gemm_6x64_avx512,
     cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x64_avx512,
     cconv_f64_gemm_indirect_b_6x32_avx512, cconv_f32_gemm_indirect_a_12x64_avx512,
@@ -34,7 +34,7 @@ static const cconv_ukernel_table avx512_table = {
 #endif
 
 cconv_ukernel_table cconv_ukernels = {
-    "generic", CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
+    "generic", CCONV_ISA_GENERIC, CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_generic, cconv_f64_gemm_6x8_generic,
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic, cconv_f32_transpose_generic,
@@ -104,3 +104,4 @@ int64_t cconv_tile_nr_f64(void) { return cconv_ukernels.tile_nr_f64; }
 int64_t cconv_tile_mr(void) { return cconv_ukernels.tile_mr; }
 
 const char *cconv_selected_kernels(void) { return cconv_ukernels.name; }
+int cconv_selected_isa(void) { return cconv_ukernels.isa; }

@@ -1,6 +1,5 @@
 /* Pooling follows the conv micro-kernel choice (dispatch.c), so one switch,
  * CCONV_SIMD or cconv select_simd_path, moves every kernel to the same ISA. */
-#include <string.h>
 #include "cconv.h"
 #include "pool2d.h"
 
@@ -16,8 +15,8 @@ static const cconv_pool2d_ukernel_table avx2_table = {
 
 const cconv_pool2d_ukernel_table *cconv_pool2d_select_ukernels(void) {
 #ifdef CCONV_POOL2D_HAVE_X86
-    /* dispatch.c only ever selects "avx2-fma" on CPUs that have it */
-    if (strcmp(cconv_selected_kernels(), avx2_table.name) == 0) return &avx2_table;
+    /* dispatch.c selects AVX2 or AVX-512 only on CPUs that have them */
+    if (cconv_selected_isa() >= CCONV_ISA_AVX2) return &avx2_table;
 #endif
     return &generic_table;
 }

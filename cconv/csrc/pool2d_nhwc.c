@@ -12,10 +12,10 @@
 #define CCONV_RESTRICT __restrict__
 #endif
 
-/* The AVX2 channel loop when dispatch.c chose the AVX2 kernels, else none. */
+/* The AVX2 channel loop when dispatch.c chose AVX2 or wider kernels, else none. */
 #ifdef CCONV_POOL2D_NHWC_HAVE_X86
 #define MAX_CHANNELS_AVX2(SFX) \
-    (strcmp(cconv_selected_kernels(), "avx2-fma") == 0 ? cconv_max_pool2d_nhwc_channels_##SFX##_avx2 : NULL)
+    (cconv_selected_isa() >= CCONV_ISA_AVX2 ? cconv_max_pool2d_nhwc_channels_##SFX##_avx2 : NULL)
 #else
 #define MAX_CHANNELS_AVX2(SFX) NULL
 #endif

@@ -64,6 +64,7 @@ typedef void (*cconv_transpose_f64)(int64_t rows, int64_t cols, const double *sr
 
 typedef struct cconv_ukernel_table {
     const char *name;
+    int isa; /* a cconv_isa (cconv.h): what the other kernel families follow */
     /* Columns of the gemm, gemm_indirect_a and gemm_indirect_b tiles (their
      * n <= this): the loops around them step by it. */
     int64_t tile_nr_f32, tile_nr_f64;
