@@ -27,6 +27,8 @@ __all__ = [
     "check_span",
     "check_element_count",
     "check_indices",
+    "memo_key",
+    "Memo",
 ]
 
 # The kernels index with int64 / Py_ssize_t: every extent they compute must fit.
@@ -65,6 +67,12 @@ def float_dtype(**arrays):
     mixed dtypes raise TypeError naming the arguments. Byte order does not
     matter: a big-endian float64 is float64.
     """
+    dtypes = [arr.dtype for arr in arrays.values()]
+    first = dtypes[0]
+    # the common case, native float32 or float64 everywhere: a few comparisons
+    if (first == _FLOAT_DTYPES[0] or first == _FLOAT_DTYPES[1]) and all(
+            d == first for d in dtypes):
+        return _FLOAT_DTYPES[first.itemsize == 8]
     for name, arr in arrays.items():
         if _native(arr.dtype) is None:
             raise TypeError(f"{name} must be float32 or float64, got {arr.dtype}")
@@ -221,9 +229,64 @@ def check_indices(indices, shape, plane_size):
     if indices.shape != tuple(shape):
         raise ValueError(f"indices must have the shape of grad_output {tuple(shape)}, "
                          f"got {indices.shape}")
-    if indices.size:
+    # one pass: as uint64 a negative index is above every plane size
+    if indices.size and int(indices.view(np.uint64).max()) >= plane_size:
         low, high = int(indices.min()), int(indices.max())
         if low < 0 or high >= plane_size:
             bad = low if low < 0 else high
             raise ValueError(f"indices must lie in [0, H*W) = [0, {plane_size}) for "
                              f"input_shape's H*W plane, got {bad}")
+
+
+# ------------------------------------------------- memoized validation ----
+
+_KEYABLE = frozenset((int, str, bool, type(None)))
+
+
+def _frozen(value):
+    """`value` tagged with its exact type (so 1, 1.0, True and np.int64(1),
+    which validation tells apart, never share a key), or None when it is of
+    a type not worth keying on (arrays, numpy scalars, other objects)."""
+    kind = type(value)
+    if kind in _KEYABLE:
+        return kind, value
+    if kind is tuple or kind is list:
+        if all(type(v) is int for v in value):     # shapes, stride pairs
+            return kind, tuple(value)
+        items = tuple(_frozen(v) for v in value)
+        return None if None in items else (kind, items)
+    return None
+
+
+def memo_key(*values):
+    """A hashable key of geometry arguments (shapes, ints, strings, flags and
+    tuples or lists of them), or None when some value cannot be keyed."""
+    key = tuple(_frozen(v) for v in values)
+    return None if None in key else key
+
+
+class Memo:
+    """Results of a validation that is a pure function of shapes and geometry
+    arguments, by memo_key of those.
+
+    A training loop validates the same few layer geometries again and again;
+    looking the normalised result up costs a few microseconds where the checks
+    cost tens. Only results of checks that passed are stored (a call that
+    raises is checked, and raises, each time); the memo is emptied when it
+    reaches `size` entries.
+    """
+
+    def __init__(self, size=256):
+        self.size, self.results = size, {}
+
+    def get(self, key):
+        """The stored result for `key`, or None (always None for key None)."""
+        return None if key is None else self.results.get(key)
+
+    def put(self, key, result):
+        """Store `result` under `key` (unless key is None) and return it."""
+        if key is not None:
+            if len(self.results) >= self.size:
+                self.results.clear()
+            self.results[key] = result
+        return result

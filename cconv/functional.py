@@ -76,9 +76,22 @@ class _Conv2dGeometry(NamedTuple):
                 self.groups)
 
 
+_CONV2D_GEOMETRIES = args.Memo()
+
+
 def _check_conv2d(x, weight, stride, padding, dilation, groups, itemsize, fmt):
     """Validate everything conv2d and conv2d_backward share; x, weight already
-    4-D arrays in `fmt`. The geometry's output shape is in `fmt` too."""
+    arrays. The geometry's output shape is in `fmt` too. The checks read only
+    the arrays' shapes, so their result is remembered by shapes and arguments."""
+    key = args.memo_key(x.shape, weight.shape, stride, padding, dilation, groups, itemsize, fmt)
+    geometry = _CONV2D_GEOMETRIES.get(key)
+    if geometry is None:
+        geometry = _CONV2D_GEOMETRIES.put(key, _validate_conv2d(
+            x, weight, stride, padding, dilation, groups, itemsize, fmt))
+    return geometry
+
+
+def _validate_conv2d(x, weight, stride, padding, dilation, groups, itemsize, fmt):
     _check_input("x", x, fmt)
     args.check_ndim("weight", weight, _FILTER_LAYOUTS[fmt])
     stride = _layout.spatial_pair("stride", stride, fmt)
@@ -263,10 +276,24 @@ def _conv_sizes(in_hw, kernel, stride, pads, dilation):
                                           dilation[i]) for i in range(2))
 
 
+_POOL2D_GEOMETRIES = args.Memo()
+
+
 def _check_pool2d(op, input_shape, kernel_size, stride, padding, dilation, ceil_mode, itemsize,
                   fmt="NCHW"):
     """Validate pooling parameters against an input shape in `fmt` (torch's rules,
-    and TensorFlow's for its padding forms)."""
+    and TensorFlow's for its padding forms); remembered by its arguments."""
+    key = args.memo_key(op, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
+                        itemsize, fmt)
+    geometry = _POOL2D_GEOMETRIES.get(key)
+    if geometry is None:
+        geometry = _POOL2D_GEOMETRIES.put(key, _validate_pool2d(
+            op, input_shape, kernel_size, stride, padding, dilation, ceil_mode, itemsize, fmt))
+    return geometry
+
+
+def _validate_pool2d(op, input_shape, kernel_size, stride, padding, dilation, ceil_mode,
+                     itemsize, fmt):
     n, c, h, w = _layout.to_nchw_shape(input_shape, fmt)
     kernel = _layout.spatial_pair("kernel_size", kernel_size, fmt)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
@@ -317,6 +344,24 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return (out, indices) if return_indices else out
 
 
+_MAX_POOL2D_BACKWARD_SHAPES = args.Memo()
+
+
+def _check_max_pool2d_backward(grad_output, input_shape, itemsize, fmt):
+    """(input_shape as a tuple, H*W) after checking grad_output's shape against it."""
+    input_shape = args.shape4("input_shape", input_shape)  # N first in both layouts
+    n, c, h, w = _layout.to_nchw_shape(input_shape, fmt)
+    grad_layout = _LAYOUTS[fmt].replace("H, W", "OH, OW")
+    args.check_ndim("grad_output", grad_output, grad_layout)
+    g_n, g_c, g_h, g_w = _layout.to_nchw_shape(grad_output.shape, fmt)
+    if (g_n, g_c) != (n, c) or min(g_h, g_w) < 1:
+        raise ValueError(f"grad_output must have shape {grad_layout} with N = {n}, C = {c} "
+                         f"and OH, OW >= 1 to match input_shape {input_shape}, "
+                         f"got {grad_output.shape}")
+    args.check_element_count("grad_input", input_shape, itemsize)
+    return input_shape, h * w
+
+
 def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
     """Gradient of max_pool2d: scatter-add grad_output into input_shape at indices.
 
@@ -328,17 +373,13 @@ def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
     grad_output = args.as_array("grad_output", grad_output)
     indices = args.as_array("indices", indices)
     dtype = args.float_dtype(grad_output=grad_output)
-    input_shape = args.shape4("input_shape", input_shape)  # N first in both layouts
-    n, c, h, w = _layout.to_nchw_shape(input_shape, fmt)
-    grad_layout = _LAYOUTS[fmt].replace("H, W", "OH, OW")
-    args.check_ndim("grad_output", grad_output, grad_layout)
-    g_n, g_c, g_h, g_w = _layout.to_nchw_shape(grad_output.shape, fmt)
-    if (g_n, g_c) != (n, c) or min(g_h, g_w) < 1:
-        raise ValueError(f"grad_output must have shape {grad_layout} with N = {n}, C = {c} "
-                         f"and OH, OW >= 1 to match input_shape {input_shape}, "
-                         f"got {grad_output.shape}")
-    args.check_indices(indices, grad_output.shape, h * w)
-    args.check_element_count("grad_input", input_shape, dtype.itemsize)
+    key = args.memo_key(input_shape, grad_output.shape, dtype.itemsize, fmt)
+    shapes = _MAX_POOL2D_BACKWARD_SHAPES.get(key)
+    if shapes is None:
+        shapes = _MAX_POOL2D_BACKWARD_SHAPES.put(key, _check_max_pool2d_backward(
+            grad_output, input_shape, dtype.itemsize, fmt))
+    input_shape, plane_size = shapes
+    args.check_indices(indices, grad_output.shape, plane_size)
     grad_input = np.empty(input_shape, dtype)
     if grad_input.size:
         run = _kernels.run_max_pool2d_backward if fmt == "NCHW" else _kernels.run_max_pool2d_backward_nhwc

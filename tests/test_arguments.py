@@ -161,3 +161,21 @@ def test_check_indices():
         args.check_indices(good, (1, 1, 1, 2), 3)
     with pytest.raises(ValueError, match="indices must lie in .*got -1"):
         args.check_indices(np.array([[[[0, -1]]]], np.int64), (1, 1, 1, 2), 4)
+
+
+def test_memo_key_tells_apart_what_validation_tells_apart():
+    keys = [args.memo_key(v) for v in (1, True, "same", "SAME", None, (1, 1), [1, 1], (True, 1))]
+    assert None not in keys and len(set(keys)) == len(keys)
+    for unkeyable in (1.0, np.int64(1), (1, 2.0), np.array([1, 2]), [[0, 0], [1, np.int32(1)]]):
+        assert args.memo_key((2, 3), unkeyable) is None
+    assert args.memo_key((2, 3), [[0, 0], [1, 1]]) == args.memo_key((2, 3), [[0, 0], [1, 1]])
+
+
+def test_memo_keeps_results_and_empties_when_full():
+    memo = args.Memo(size=2)
+    assert memo.get(None) is None and memo.put(None, "r") == "r" and memo.get(None) is None
+    memo.put(("a",), 1)
+    memo.put(("b",), 2)
+    assert memo.get(("a",)) == 1
+    memo.put(("c",), 3)
+    assert memo.get(("a",)) is None and memo.get(("c",)) == 3

@@ -29,3 +29,34 @@ def test_linear_results_do_not_depend_on_the_limit(rng):
     x = rng.standard_normal((5, 37))
     expected = x @ layer.W.T + layer.b
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12)
+
+
+def test_one_blas_thread_when_blas_is_on_one_thread_already():
+    # the cheap path (no threadpoolctl limit entered) must still leave BLAS on
+    # one thread, and notice a later change of the caller's thread count
+    before = blas_threads()
+    if not before:
+        pytest.skip("NumPy's BLAS is not visible to threadpoolctl here")
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == [1] * len(before)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == [2] * len(before)
+
+
+def test_linear_backward_equals_updateGradInput_then_accGradParameters(rng):
+    layer = Linear(37, 11, dtype=np.float64)
+    x, g = rng.standard_normal((5, 37)), rng.standard_normal((5, 11))
+    layer.forward(x)
+    grad_input = layer.backward(x, g).copy()
+    grads = [p.copy() for p in layer.getGradParameters()]
+    layer.zeroGradParameters()
+    np.testing.assert_array_equal(layer.updateGradInput(x, g), grad_input)
+    layer.accGradParameters(x, g)
+    for got, expected in zip(layer.getGradParameters(), grads):
+        np.testing.assert_array_equal(got, expected)
+    layer.needs_gradInput = False
+    assert layer.backward(x, g) is None

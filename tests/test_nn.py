@@ -217,6 +217,20 @@ def test_dropout_is_identity_in_evaluate_mode_and_for_p0(rng):
         nn.Dropout(1.5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [0.25, 0.3, 1.0])
+def test_dropout_mask_is_the_scaled_keep_mask_bit_for_bit(dtype, p):
+    x = images(np.random.default_rng(1), (64, 50), dtype)
+    m = nn.Dropout(p, rng=np.random.default_rng(5))
+    out = m.forward(x)
+    keep = np.random.default_rng(5).random(x.shape, dtype=np.float32) >= p
+    mask = keep.astype(dtype)
+    mask *= 1 / (1 - p) if p < 1 else 0.0
+    assert m.mask.dtype == dtype
+    np.testing.assert_array_equal(m.mask, mask)
+    np.testing.assert_array_equal(out, x * mask)
+
+
 def test_dropout_masks_repeat_after_np_random_seed():
     x = np.ones((10, 10))
     np.random.seed(3)

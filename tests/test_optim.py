@@ -105,3 +105,37 @@ def test_config_and_structure_errors(rng):
     with pytest.raises(ValueError, match="shape"):
         adam_optimizer([np.zeros(2)], [np.zeros(3)],
                        {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.9, "epsilon": 1e-8}, {})
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+def test_blocked_updates_equal_whole_array_updates(rng, monkeypatch, layout):
+    # arrays larger than optim.BLOCK are updated block by block: bitwise the
+    # same as the whole-array formulas, for any layout and across steps
+    from cconv import optim
+    monkeypatch.setattr(optim, "BLOCK", 7)
+    shape = (9, 13)
+
+    def arrays():
+        a = rng.standard_normal((18, 13)).astype(np.float32)
+        return {"C": a[:9].copy(), "F": np.asfortranarray(a[:9]), "strided": a[::2]}[layout]
+
+    variable, gradients = arrays(), [arrays() for _ in range(3)]
+    expected, velocity = variable.copy(), np.zeros(shape, np.float32)
+    config, state = {"learning_rate": 0.1, "momentum": 0.9}, {}
+    for g in gradients:
+        sgd_momentum([[variable]], [[g]], config, state)
+        velocity *= 0.9
+        velocity += 0.1 * g
+        expected -= velocity
+    np.testing.assert_array_equal(variable, expected)
+    np.testing.assert_array_equal(state["accumulated_grads"][0], velocity)
+
+
+def test_shape_errors_leave_every_variable_untouched(rng):
+    variables = [rng.standard_normal(3), rng.standard_normal(4)]
+    before = [v.copy() for v in variables]
+    with pytest.raises(ValueError, match="variable 1"):
+        sgd_momentum(variables, [np.ones(3), np.ones(5)],
+                     {"learning_rate": 0.1, "momentum": 0.9}, {})
+    for v, b in zip(variables, before):
+        np.testing.assert_array_equal(v, b)

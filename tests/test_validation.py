@@ -370,3 +370,51 @@ def test_nan_and_inf_propagate_without_crashing():
     assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 0
     assert y[1, 1, 1, 1] == np.inf
     assert np.isnan(F.avg_pool2d(x, 2)[0, 0, 0, 0])
+
+
+# ---- remembered geometries (cconv._arguments.Memo): a validated call must not
+# let a later, invalid one through, nor give it the old shapes
+
+def test_remembered_geometry_never_admits_arguments_that_compare_equal():
+    F.conv2d(X, W, B, stride=1, padding=1, groups=2)        # remembered
+    for bad, message in ((dict(stride=True), "stride"), (dict(stride=1.0), "stride"),
+                         (dict(padding=1.0), "padding"), (dict(padding=(True, 1)), "padding"),
+                         (dict(groups=2.0), "groups")):
+        kwargs = dict(dict(stride=1, padding=1, groups=2), **bad)
+        with pytest.raises(TypeError, match=message):
+            F.conv2d(X, W, B, **kwargs)
+        with pytest.raises(TypeError, match=message):
+            F.conv2d_backward(F.conv2d(X, W, B, stride=1, padding=1, groups=2), X, W, **kwargs)
+    F.max_pool2d(X, 2, ceil_mode=False)
+    with pytest.raises(TypeError, match="ceil_mode"):
+        F.max_pool2d(X, 2, ceil_mode=0)
+    with pytest.raises(TypeError, match="kernel_size"):
+        F.max_pool2d(X, 2.0)
+
+
+def test_remembered_geometry_follows_the_input_shape():
+    w = _randn(3, 4, 3, 3)
+    for h in (7, 9, 7, 3):
+        x = _randn(2, 4, h, 6)
+        y = F.conv2d(x, w)
+        assert y.shape == (2, 3, h - 2, 4)
+        assert F.conv2d_backward(y, x, w)[0].shape == x.shape
+        p, idx = F.max_pool2d(x, 2, return_indices=True)
+        assert p.shape == (2, 4, h // 2, 3)
+        assert F.max_pool2d_backward(p, idx, x.shape).shape == x.shape
+    with pytest.raises(ValueError, match="kernel does not fit"):
+        F.conv2d(_randn(2, 4, 2, 6), w)
+    with pytest.raises(ValueError, match="grad_output must have the shape"):
+        F.conv2d_backward(_randn(2, 3, 5, 4), _randn(2, 4, 9, 6), w)
+
+
+def test_remembered_pool_backward_shapes_still_check_every_indices_array():
+    p, idx = F.max_pool2d(X, 2, return_indices=True)
+    F.max_pool2d_backward(p, idx, X.shape)                  # remembered
+    for bad_value in (-1, 42, np.iinfo(np.int64).min):
+        bad = idx.copy()
+        bad[1, 2, 0, 1] = bad_value
+        with pytest.raises(ValueError, match=f"indices must lie in .*got {bad_value}"):
+            F.max_pool2d_backward(p, bad, X.shape)
+    with pytest.raises(ValueError, match="grad_output must have shape"):
+        F.max_pool2d_backward(p, idx, (2, 5, 7, 6))

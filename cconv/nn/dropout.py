@@ -25,9 +25,9 @@ class Dropout(Module):
             return self.output
         dtype = np.result_type(input.dtype, np.float32)
         keep = self.rng.random(input.shape, dtype=np.float32) >= self.p
-        # the mask carries the 1/(1-p) scale, so backward is one multiply
-        self.mask = keep.astype(dtype)
-        self.mask *= 1 / (1 - self.p) if self.p < 1 else 0.0
+        # the mask carries the 1/(1-p) scale, so backward is one multiply;
+        # cast and scale in one pass (the same values as astype, then *=)
+        self.mask = np.multiply(keep, 1 / (1 - self.p) if self.p < 1 else 0.0, dtype=dtype)
         self.output = np.multiply(input, self.mask)
         return self.output
 

@@ -44,11 +44,21 @@ class Linear(Module):
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput):
-        g = gradOutput.reshape(-1, self.n_out)
         with one_blas_thread():
-            self.gradW += np.matmul(g.T, input.reshape(-1, self.n_in))
+            self._accumulate(input, gradOutput)
+
+    def _accumulate(self, input, gradOutput):
+        g = gradOutput.reshape(-1, self.n_out)
+        self.gradW += np.matmul(g.T, input.reshape(-1, self.n_in))
         if "b" in self.parameter_names:
             self.gradb += g.sum(axis=0)
+
+    def backward(self, input, gradOutput):
+        # updateGradInput + accGradParameters under one BLAS limit
+        with one_blas_thread():
+            self.gradInput = np.matmul(gradOutput, self.W) if self.needs_gradInput else None
+            self._accumulate(input, gradOutput)
+        return self.gradInput
 
     def __repr__(self):
         bias = "" if "b" in self.parameter_names else ", bias=False"

@@ -16,11 +16,20 @@ import numpy as np
 __all__ = ["Module", "Sequential", "compute_dtype"]
 
 
+_COMPUTE_DTYPES = {}
+
+
 def compute_dtype(*dtypes):
     """The floating dtype a layer computes in: NumPy promotion of its input and
     parameters, with float32 as the floor (uint8 images give float32, int64
-    gives float64 as NumPy would)."""
-    return np.result_type(np.float32, *dtypes)
+    gives float64 as NumPy would). Remembered per combination of dtypes:
+    np.result_type costs microseconds, and each layer asks on every call."""
+    result = _COMPUTE_DTYPES.get(dtypes)
+    if result is None:
+        result = np.result_type(np.float32, *dtypes)
+        if len(_COMPUTE_DTYPES) < 64:
+            _COMPUTE_DTYPES[dtypes] = result
+    return result
 
 
 class Module:
