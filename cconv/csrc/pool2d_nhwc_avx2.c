@@ -1,6 +1,7 @@
 /* AVX2 channel loops of NHWC max pooling: 8 (float) or 4 (double) channels
- * per vector, running maxima and tap numbers in registers across the whole
- * window, compare-and-blend per tap (a NaN always replaces, as torch).
+ * per vector, four vectors at a time, running maxima and tap numbers in
+ * registers across the whole window, compare-and-blend per tap (a NaN always
+ * replaces, as torch).
  * Only these functions carry the avx2 target; pool2d_nhwc.c calls them when
  * dispatch.c chose the AVX2 kernels. */
 #include <math.h>
@@ -12,70 +13,121 @@
 #include <immintrin.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define AVX2 __attribute__((target("avx2")))
+#define AVX2 __attribute__((target("avx2,fma")))
 #else
 #define AVX2
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
+#else
+#define INLINE_AVX2 static inline
+#endif
+
+/* NV vectors of channels at once: each vector's compare-and-blend chain is
+ * latency bound (about 6 cycles a tap), so independent chains interleave.
+ * NV is a constant at every call, so best[] and arg[] live in registers. */
+INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t ih0, int64_t ih1,
+                                 int64_t dh, int64_t iw0, int64_t iw1, int64_t dw, int nv,
+                                 int64_t start, const int64_t *position, float *out,
+                                 int64_t *index) {
+    __m256 best[4];
+    __m256i arg[4];
+    for (int v = 0; v < nv; v++) {
+        best[v] = _mm256_set1_ps(-INFINITY);
+        arg[v] = _mm256_set1_epi32(-1);
+    }
+    int32_t tap = 0;
+    for (int64_t ih = ih0; ih < ih1; ih += dh)
+        for (int64_t iw = iw0; iw < iw1; iw += dw, tap++) {
+            const float *row = x + (ih * W + iw) * C;
+            const __m256 number = _mm256_castsi256_ps(_mm256_set1_epi32(tap));
+            for (int v = 0; v < nv; v++) {
+                const __m256 value = _mm256_loadu_ps(row + 8 * v);
+                const __m256 take = _mm256_or_ps(_mm256_cmp_ps(value, best[v], _CMP_GT_OQ),
+                                                 _mm256_cmp_ps(value, value, _CMP_UNORD_Q));
+                best[v] = _mm256_blendv_ps(best[v], value, take);
+                arg[v] = _mm256_castps_si256(
+                    _mm256_blendv_ps(_mm256_castsi256_ps(arg[v]), number, take));
+            }
+        }
+    const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
+    for (int v = 0; v < nv; v++) {
+        _mm256_storeu_ps(out + 8 * v, best[v]);
+        if (position) {
+            /* tap t's position sits at position[t + 1], start at position[0]:
+             * two 4-lane gathers widen the tap numbers to int64 indices */
+            const __m256i slot = _mm256_add_epi32(arg[v], _mm256_set1_epi32(1));
+            const long long *table = (const long long *)position;
+            _mm256_storeu_si256((__m256i *)(index + 8 * v),
+                                _mm256_i32gather_epi64(table, _mm256_castsi256_si128(slot), 8));
+            _mm256_storeu_si256((__m256i *)(index + 8 * v + 4),
+                                _mm256_i32gather_epi64(table, _mm256_extracti128_si256(slot, 1), 8));
+        } else {
+            int32_t taps[8];
+            _mm256_storeu_si256((__m256i *)taps, arg[v]);
+            for (int j = 0; j < 8; j++)
+                index[8 * v + j] = taps[j] < 0 ? start
+                                               : (ih0 + taps[j] / nw * dh) * W + iw0 +
+                                                     taps[j] % nw * dw;
+        }
+    }
+}
+
 AVX2 int64_t cconv_max_pool2d_nhwc_channels_f32_avx2(const float *x, int64_t W, int64_t C,
                                                      int64_t ih0, int64_t ih1, int64_t dh,
                                                      int64_t iw0, int64_t iw1, int64_t dw,
-                                                     int64_t start, float *out,
-                                                     int64_t *index) {
-    const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
-    /* plane position of each tap number, so the int32 numbers widen without
-     * a division per channel (windows past 64 taps divide) */
-    int64_t position[64];
-    const int64_t taps_in_window = nw * ((ih1 - ih0 + dh - 1) / dh);
-    for (int64_t t = 0; t < taps_in_window && t < 64; t++)
-        position[t] = (ih0 + t / nw * dh) * W + iw0 + t % nw * dw;
+                                                     int64_t start, const int64_t *position,
+                                                     float *out, int64_t *index) {
     int64_t c = 0;
-    for (; c + 8 <= C; c += 8) {
-        __m256 best = _mm256_set1_ps(-INFINITY);
-        __m256i arg = _mm256_set1_epi32(-1);
-        int32_t tap = 0;
-        for (int64_t ih = ih0; ih < ih1; ih += dh)
-            for (int64_t iw = iw0; iw < iw1; iw += dw, tap++) {
-                const __m256 v = _mm256_loadu_ps(x + (ih * W + iw) * C + c);
-                const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
-                                                 _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-                best = _mm256_blendv_ps(best, v, take);
-                arg = _mm256_castps_si256(_mm256_blendv_ps(
-                    _mm256_castsi256_ps(arg), _mm256_castsi256_ps(_mm256_set1_epi32(tap)), take));
-            }
-        int32_t taps[8];
-        _mm256_storeu_ps(out + c, best);
-        _mm256_storeu_si256((__m256i *)taps, arg);
-        for (int j = 0; j < 8; j++)
-            index[c + j] = taps[j] < 0    ? start
-                           : taps[j] < 64 ? position[taps[j]]
-                                          : (ih0 + taps[j] / nw * dh) * W + iw0 + taps[j] % nw * dw;
-    }
+    for (; c + 32 <= C; c += 32)
+        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, position, out + c,
+                        index + c);
+    for (; c + 8 <= C; c += 8)
+        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 1, start, position, out + c,
+                        index + c);
     return c; /* channels [c, C) are left to the portable loop */
+}
+
+INLINE_AVX2 void max_f64_vectors(const double *x, int64_t W, int64_t C, int64_t ih0,
+                                 int64_t ih1, int64_t dh, int64_t iw0, int64_t iw1, int64_t dw,
+                                 int nv, int64_t start, double *out, int64_t *index) {
+    __m256d best[4];
+    __m256i arg[4];
+    for (int v = 0; v < nv; v++) {
+        best[v] = _mm256_set1_pd(-INFINITY);
+        arg[v] = _mm256_set1_epi64x(start);
+    }
+    for (int64_t ih = ih0; ih < ih1; ih += dh)
+        for (int64_t iw = iw0; iw < iw1; iw += dw) {
+            const double *row = x + (ih * W + iw) * C;
+            const __m256d here = _mm256_castsi256_pd(_mm256_set1_epi64x(ih * W + iw));
+            for (int v = 0; v < nv; v++) {
+                const __m256d value = _mm256_loadu_pd(row + 4 * v);
+                const __m256d take = _mm256_or_pd(_mm256_cmp_pd(value, best[v], _CMP_GT_OQ),
+                                                  _mm256_cmp_pd(value, value, _CMP_UNORD_Q));
+                best[v] = _mm256_blendv_pd(best[v], value, take);
+                arg[v] = _mm256_castpd_si256(
+                    _mm256_blendv_pd(_mm256_castsi256_pd(arg[v]), here, take));
+            }
+        }
+    for (int v = 0; v < nv; v++) {
+        _mm256_storeu_pd(out + 4 * v, best[v]);
+        _mm256_storeu_si256((__m256i *)(index + 4 * v), arg[v]);
+    }
 }
 
 AVX2 int64_t cconv_max_pool2d_nhwc_channels_f64_avx2(const double *x, int64_t W, int64_t C,
                                                      int64_t ih0, int64_t ih1, int64_t dh,
                                                      int64_t iw0, int64_t iw1, int64_t dw,
-                                                     int64_t start, double *out,
-                                                     int64_t *index) {
+                                                     int64_t start, const int64_t *position,
+                                                     double *out, int64_t *index) {
+    (void)position; /* the int64 positions blend directly: lanes are as wide */
     int64_t c = 0;
-    for (; c + 4 <= C; c += 4) {
-        __m256d best = _mm256_set1_pd(-INFINITY);
-        __m256i arg = _mm256_set1_epi64x(start);
-        for (int64_t ih = ih0; ih < ih1; ih += dh)
-            for (int64_t iw = iw0; iw < iw1; iw += dw) {
-                const __m256d v = _mm256_loadu_pd(x + (ih * W + iw) * C + c);
-                const __m256d take = _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ),
-                                                  _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
-                best = _mm256_blendv_pd(best, v, take);
-                arg = _mm256_castpd_si256(_mm256_blendv_pd(
-                    _mm256_castsi256_pd(arg), _mm256_castsi256_pd(_mm256_set1_epi64x(ih * W + iw)),
-                    take));
-            }
-        _mm256_storeu_pd(out + c, best);
-        _mm256_storeu_si256((__m256i *)(index + c), arg);
-    }
+    for (; c + 16 <= C; c += 16)
+        max_f64_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, out + c, index + c);
+    for (; c + 4 <= C; c += 4)
+        max_f64_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 1, start, out + c, index + c);
     return c;
 }
 #endif
