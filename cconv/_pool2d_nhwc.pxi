@@ -3,8 +3,9 @@
 # The channel axis is contiguous, so every loop runs innermost over channels:
 # a window visits its taps one after another and each tap updates a whole
 # row of C accumulators, a loop the compiler vectorises. Work items are
-# (image, output row) for the forwards; the backwards scatter into the input,
-# so their items are whole images (no two threads touch one element, and the
+# (image, output row) for the forwards; the backwards scatter into the input
+# (max pooling's in C, zeroing grad_input just ahead of the scatter), so their
+# items are whole images (no two threads touch one element, and the
 # sums keep one order: results do not depend on the thread count).
 # Padding is given as the leading (top, left) amounts; windows are clipped to
 # the input, so trailing padding follows from the output size (TF's SAME).
@@ -18,6 +19,10 @@ cdef extern from * nogil:
     void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C, int64_t h0,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, double *out, int64_t *index);
+    void cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
+        const int64_t *index, int64_t P, int64_t C, int64_t HW, float *grad_input);
+    void cconv_max_pool2d_nhwc_backward_image_f64(const double *grad_output,
+        const int64_t *index, int64_t P, int64_t C, int64_t HW, double *grad_input);
     void cconv_avg_pool2d_nhwc_pixel_f32(const float *x, int64_t W, int64_t C, int64_t ih0,
         int64_t ih1, int64_t iw0, int64_t iw1, float scale, float *out);
     void cconv_avg_pool2d_nhwc_pixel_f64(const double *x, int64_t W, int64_t C, int64_t ih0,
@@ -29,6 +34,10 @@ cdef extern from * nogil:
     void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C, int64_t h0,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, double *out, int64_t *index)
+    void cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
+        const int64_t *index, int64_t P, int64_t C, int64_t HW, float *grad_input)
+    void cconv_max_pool2d_nhwc_backward_image_f64(const double *grad_output,
+        const int64_t *index, int64_t P, int64_t C, int64_t HW, double *grad_input)
     void cconv_avg_pool2d_nhwc_pixel_f32(const float *x, int64_t W, int64_t C, int64_t ih0,
         int64_t ih1, int64_t iw0, int64_t iw1, float scale, float *out)
     void cconv_avg_pool2d_nhwc_pixel_f64(const double *x, int64_t W, int64_t C, int64_t ih0,
@@ -79,17 +88,14 @@ cdef int max_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
     index must lie in [0, H*W): the kernel trusts it."""
     cdef Py_ssize_t N = grad_input.shape[0], H = grad_input.shape[1], W = grad_input.shape[2]
     cdef Py_ssize_t C = grad_input.shape[3], OH = grad_output.shape[1], OW = grad_output.shape[2]
-    cdef Py_ssize_t n, oh, ow, c, k
-    cdef floating *gi
+    cdef Py_ssize_t n
     for n in prange(N, schedule="static", num_threads=threads_for(N)):
-        gi = &grad_input[n, 0, 0, 0]
-        for k in range(H * W * C):
-            gi[k] = 0
-        for oh in range(OH):
-            for ow in range(OW):
-                for c in range(C):
-                    k = indices[n, oh, ow, c]
-                    gi[k * C + c] += grad_output[n, oh, ow, c]
+        if floating is float:
+            cconv_max_pool2d_nhwc_backward_image_f32(&grad_output[n, 0, 0, 0], &indices[n, 0, 0, 0],
+                                                     OH * OW, C, H * W, &grad_input[n, 0, 0, 0])
+        else:
+            cconv_max_pool2d_nhwc_backward_image_f64(&grad_output[n, 0, 0, 0], &indices[n, 0, 0, 0],
+                                                     OH * OW, C, H * W, &grad_input[n, 0, 0, 0])
     return 0
 
 
