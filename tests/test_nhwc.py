@@ -97,6 +97,8 @@ POOL_CASES = [  # x NHWC, kernel, stride, padding
     ((1, 7, 10, 17), (3, 2), (1, 3), "same"),
     ((2, 9, 8, 5), 3, 2, 1),
     ((2, 8, 8, 3), 3, [1, 2, 2, 1], [[0, 0], [1, 0], [0, 1], [0, 0]]),
+    ((2, 9, 8, 37), 3, 2, "SAME"),          # four AVX2 vectors at once, then one, then a tail
+    ((1, 12, 11, 17), 9, 1, "VALID"),       # 81 taps: past the position table
 ]
 
 
@@ -123,6 +125,27 @@ def test_max_pool2d_nhwc_matches_nchw_and_torch(case, dtype, torch, rng, simd_pa
     ty.backward(torch.tensor(gy.transpose(0, 3, 1, 2), dtype=torch.float64))
     gx = F.max_pool2d_backward(gy, idx, x.shape, data_format="NHWC")
     assert_close(gx, tx.grad.numpy().transpose(0, 2, 3, 1), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ["random", "descending"])
+@pytest.mark.parametrize("shape", [(2, 5, 6, 1), (2, 5, 6, 3), (3, 7, 4, 37), (1, 40, 40, 300)])
+def test_max_pool2d_backward_nhwc_takes_any_indices(shape, order, dtype, rng):
+    # The kernel zeroes grad_input just ahead of the highest index seen so far:
+    # indices that jump around (or start at the last cell) must still come out
+    # as the plain scatter-add, summed in output order (bitwise).
+    n, h, w, c = shape
+    oh, ow = 3, 4
+    idx = rng.integers(0, h * w, (n, oh, ow, c))
+    if order == "descending":
+        idx = np.sort(idx.reshape(n, -1, c), axis=1)[:, ::-1].reshape(n, oh, ow, c).copy()
+    gy = random_array(rng, (n, oh, ow, c), dtype)
+    gx = F.max_pool2d_backward(gy, idx, shape, data_format="NHWC")
+    want = np.zeros((n, h * w, c), dtype)
+    rows = np.arange(n)[:, None, None, None]
+    cols = np.arange(c)[None, None, None, :]
+    np.add.at(want, (np.broadcast_to(rows, idx.shape), idx, np.broadcast_to(cols, idx.shape)), gy)
+    np.testing.assert_array_equal(gx, want.reshape(shape))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
