@@ -51,7 +51,6 @@ INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t i
                     _mm256_blendv_ps(_mm256_castsi256_ps(arg[v]), number, take));
             }
         }
-    const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
     for (int v = 0; v < nv; v++) {
         _mm256_storeu_ps(out + 8 * v, best[v]);
         if (position) {
@@ -64,6 +63,7 @@ INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t i
             _mm256_storeu_si256((__m256i *)(index + 8 * v + 4),
                                 _mm256_i32gather_epi64(table, _mm256_extracti128_si256(slot, 1), 8));
         } else {
+            const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
             int32_t taps[8];
             _mm256_storeu_si256((__m256i *)taps, arg[v]);
             for (int j = 0; j < 8; j++)
