@@ -24,6 +24,9 @@ def everything(x, w, gy, stride, padding, dilation, groups):
     out += F.conv2d_backward(gy, x, w, stride, padding, dilation, groups)
     y, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
     out += [y, idx, F.max_pool2d_backward(y, idx, x.shape)]
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    yh, idxh = F.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC")
+    out += [yh, idxh, F.max_pool2d_backward(yh, idxh, xh.shape, data_format="NHWC")]
     a = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
     out += [a, F.avg_pool2d_backward(a, x.shape, 3, 2, 1, count_include_pad=False)]
     return out
