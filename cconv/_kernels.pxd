@@ -116,3 +116,9 @@ cdef int avg_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
                                   Py_ssize_t stride_h, Py_ssize_t stride_w,
                                   Py_ssize_t pad_top, Py_ssize_t pad_left,
                                   bint count_include_pad, Py_ssize_t divisor_override) noexcept nogil
+
+# ReLU over flat contiguous arrays of one length: out = x > 0 ? x : 0 (NaN
+# kept), grad_input = x <= 0 ? 0 : grad_output.
+cdef int relu_forward(const floating[::1] x, floating[::1] out) noexcept nogil
+cdef int relu_backward(const floating[::1] grad_output, const floating[::1] x,
+                       floating[::1] grad_input) noexcept nogil

@@ -31,6 +31,8 @@ __all__ = [
     "avg_pool2d_backward",
     "im2col",
     "col2im",
+    "relu",
+    "relu_backward",
 ]
 
 _NCHW = "(N, C, H, W)"
@@ -512,3 +514,29 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     if out.size:
         _kernels.run_col2im(args.as_c_contiguous(col, dtype), out, *params)
     return out
+
+
+def relu(x):
+    """max(x, 0) elementwise, of any shape (NaN stays NaN, as np.maximum)."""
+    x = args.as_array("x", x)
+    dtype = args.float_dtype(x=x)
+    out = np.empty(x.shape, dtype)
+    if out.size:
+        _kernels.run_relu_forward(args.as_c_contiguous(x, dtype).reshape(-1), out.reshape(-1))
+    return out
+
+
+def relu_backward(grad_output, x):
+    """0 where x <= 0, else grad_output (torch's ReLU gradient); same shapes."""
+    grad_output = args.as_array("grad_output", grad_output)
+    x = args.as_array("x", x)
+    dtype = args.float_dtype(grad_output=grad_output, x=x)
+    if grad_output.shape != x.shape:
+        raise ValueError(f"grad_output must have the shape of x {x.shape}, "
+                         f"got {grad_output.shape}")
+    grad_input = np.empty(x.shape, dtype)
+    if grad_input.size:
+        _kernels.run_relu_backward(args.as_c_contiguous(grad_output, dtype).reshape(-1),
+                                   args.as_c_contiguous(x, dtype).reshape(-1),
+                                   grad_input.reshape(-1))
+    return grad_input

@@ -6,19 +6,38 @@ clipped side, max-shifted exponentials) keep float32 free of overflow.
 """
 import numpy as np
 
+from .. import functional as F
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "SoftPlus", "SoftMax", "LogSoftMax"]
 
 
 class ReLU(Module):
+    """Through cconv.functional's one-pass kernels for float arrays of one dtype;
+    NumPy for anything else (integer inputs, mixed dtypes), as before."""
+
     def updateOutput(self, input):
-        self.output = np.maximum(input, 0)
+        if _kernel_dtypes(input):
+            self.output = F.relu(input)
+        else:
+            self.output = np.maximum(input, 0)
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        self.gradInput = np.multiply(gradOutput, input > 0)
+        if _kernel_dtypes(input, gradOutput) and input.shape == gradOutput.shape:
+            self.gradInput = F.relu_backward(gradOutput, input)
+        else:
+            self.gradInput = np.multiply(gradOutput, input > 0)
         return self.gradInput
+
+
+def _kernel_dtypes(*arrays):
+    """True when every array is a float32 array, or every one a float64 array."""
+    dtype = getattr(arrays[0], "dtype", None)
+    return dtype in _KERNEL_DTYPES and all(getattr(a, "dtype", None) == dtype for a in arrays)
+
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class LeakyReLU(Module):
