@@ -116,8 +116,9 @@ typedef struct cconv_conv2d_geometry {
 CCONV_DECLARE_CONV2D(float, f32)
 CCONV_DECLARE_CONV2D(double, f64)
 
-/* Run-time choice of micro-kernels: "auto" (best the CPU supports), "avx2"
- * or "generic". Returns 0, or -1 when the name is unknown or the CPU lacks it. */
+/* Run-time choice of micro-kernels: "auto" (best the CPU supports), "avx512",
+ * "avx2" or "generic". Returns 0, or -1 when the name is unknown or the CPU
+ * lacks it. */
 int cconv_select_kernels(const char *name);
 const char *cconv_selected_kernels(void);
 /* The instruction set of the selected kernels, in increasing order: pooling
