@@ -65,6 +65,8 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     cdef int failures = 0
     row_blocks = ceil_div(CRS, rows)
     items = groups * k_blocks * row_blocks
+    if items == 1 and N > IMAGES_PER_BLOCK:
+        return backward_weight_lanes_by_images(grad_output, x, grad_weight, g, lanes)
     if floating is float:
         ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, rows, lanes)
     else:
@@ -89,6 +91,61 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
                         gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
                         (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws)
         cconv_aligned_free(ws)
+    return -1 if failures else 0
+
+
+# Images per partial sum when a layer's dW is one tile (first layers: K = 6,
+# 25 taps): fixed, so the order of the sums does not depend on the threads.
+cdef enum:
+    IMAGES_PER_BLOCK = 16
+
+
+cdef int backward_weight_lanes_by_images(const floating[:, :, :, ::1] grad_output,
+                                         const floating[:, :, :, ::1] x,
+                                         floating[:, :, :, ::1] grad_weight,
+                                         const cconv_conv2d_geometry *g,
+                                         Py_ssize_t lanes) noexcept nogil:
+    """One group, one channel block, one row block: items are blocks of
+    IMAGES_PER_BLOCK images, each summing into its own partial dW, added up in
+    block order at the end (a single item would leave every other thread idle)."""
+    cdef Py_ssize_t N = x.shape[0], Kg = g.out_channels
+    cdef Py_ssize_t CRS = g.channels * g.kernel_h * g.kernel_w, size = Kg * CRS
+    cdef Py_ssize_t blocks = ceil_div(N, IMAGES_PER_BLOCK), b, i, n0, ws_size
+    cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
+    cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]
+    cdef floating *gw = &grad_weight[0, 0, 0, 0]
+    cdef floating *partial = <floating *> cconv_aligned_malloc(blocks * size * sizeof(floating))
+    cdef floating *ws
+    cdef int failures = 0
+    if partial == NULL:
+        return -1
+    if floating is float:
+        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, CRS, lanes)
+    else:
+        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, CRS, lanes)
+    with parallel(num_threads=threads_for(blocks)):
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
+        for b in prange(blocks, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n0 = b * IMAGES_PER_BLOCK
+                if floating is float:
+                    cconv_conv2d_backward_weight_lanes_f32(
+                        g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
+                        min(IMAGES_PER_BLOCK, N - n0), partial + b * size, 0, Kg, 0, CRS, ws)
+                else:
+                    cconv_conv2d_backward_weight_lanes_f64(
+                        g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
+                        min(IMAGES_PER_BLOCK, N - n0), partial + b * size, 0, Kg, 0, CRS, ws)
+        cconv_aligned_free(ws)
+    if not failures:
+        for i in range(size):
+            gw[i] = partial[i]
+        for b in range(1, blocks):
+            for i in range(size):
+                gw[i] += partial[b * size + i]
+    cconv_aligned_free(partial)
     return -1 if failures else 0
 
 

@@ -89,6 +89,8 @@ CASES = [
     Conv("lanes-K16-5x5", 3, 2, 9, 9, 16, 5, 5, padding=2),
     Conv("1x1-K96", 2, 19, 5, 6, 96, 1, 1),
     Conv("stride2-K80", 1, 7, 11, 12, 80, 3, 3, stride=2, padding=1),
+    # a first layer's dW is one tile: partial sums over blocks of 16 images
+    Conv("first-layer-batch37", 37, 1, 9, 10, 6, 5, 5, padding=2),
 ]
 CASE_IDS = [case.name for case in CASES]
 
