@@ -121,6 +121,56 @@ INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, 
     }
 }
 
+/* A row of n < 8 outputs (LeNet's 10x10 -> 5x5 planes): one block whose taps
+ * are masked loads, so no lane reads past the window of output n - 1, and
+ * whose stores are masked to n. The scalar rows ran at ~7 ns an element. */
+INLINE_AVX2 __m256i first_lanes_f32(int64_t count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(count < 0 ? 0 : count)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+INLINE_AVX2 __m256 masked_taps_f32(const float *p, const int s, int64_t n) {
+    if (s == 1) return _mm256_maskload_ps(p, first_lanes_f32(n));
+    /* stride 2 reads p[0 .. 2n - 2]: lanes of p[0..7], then of p[7..14] */
+    const __m256 a = _mm256_maskload_ps(p, first_lanes_f32(2 * n - 1));
+    const __m256 b = _mm256_maskload_ps(p + 7, first_lanes_f32(2 * n - 8));
+    return _mm256_shuffle_ps(a, b, 0xD8);
+}
+
+INLINE_AVX2 void max_short_row_f32(const cconv_pool2d_geometry *g, const float *x,
+                                   int64_t ih0, int64_t ih1, int64_t o, int64_t n, float *y,
+                                   int64_t *indices, const int s) {
+    const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
+    const int64_t iw0 = o * s - g->pad_w;
+    const __m256i lane = _mm256_mullo_epi32(lanes_f32(s), _mm256_set1_epi32(s));
+    __m256 best = _mm256_set1_ps(-INFINITY);
+    __m256i row_cand = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0)), lane);
+    __m256i arg = row_cand;
+    for (int64_t ih = ih0; ih < ih1; ih += dh) {
+        const float *p = x + ih * W + iw0;
+        __m256i cand = row_cand;
+        for (int64_t j = 0; j < kw; j++) {
+            const __m256 v = masked_taps_f32(p + j * dw, s, n);
+            const __m256 take = take_f32(v, best);
+            best = _mm256_blendv_ps(best, v, take);
+            arg = _mm256_castps_si256(
+                _mm256_blendv_ps(_mm256_castsi256_ps(arg), _mm256_castsi256_ps(cand), take));
+            cand = _mm256_add_epi32(cand, _mm256_set1_epi32((int32_t)dw));
+        }
+        row_cand = _mm256_add_epi32(row_cand, _mm256_set1_epi32((int32_t)(dh * W)));
+    }
+    const __m256i a = _mm256_castps_si256(unshuffle_f32(_mm256_castsi256_ps(arg), s));
+    const __m256i out_mask = first_lanes_f32(n);
+    _mm256_maskstore_ps(y + o, out_mask, unshuffle_f32(best, s));
+    /* int64 lanes 0-3 and 4-7: each 32-bit mask lane widened to a 64-bit one */
+    _mm256_maskstore_epi64((long long *)(indices + o),
+                           _mm256_cvtepi32_epi64(_mm256_castsi256_si128(out_mask)),
+                           _mm256_cvtepi32_epi64(_mm256_castsi256_si128(a)));
+    _mm256_maskstore_epi64((long long *)(indices + o + 4),
+                           _mm256_cvtepi32_epi64(_mm256_extracti128_si256(out_mask, 1)),
+                           _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a, 1)));
+}
+
 /* Blocks of MAX_BLOCKS, then 2, then 1; a last partial block overlaps the one before. */
 INLINE_AVX2 void max_row_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
                              int64_t ih1, int64_t ow_begin, int64_t ow_end, float *y,
@@ -139,8 +189,15 @@ AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const fl
     /* int32 indices must hold every position, and the start index of a window
      * that skipped past the padding into nothing (ih0 < in_h + dilation_h) */
     const int fits_int32 = (g->in_h + g->dilation_h) * g->in_w < INT32_MAX;
-    if (ow_end - ow_begin < 8 || !fits_int32 || (g->stride_w != 1 && g->stride_w != 2)) {
+    if (!fits_int32 || (g->stride_w != 1 && g->stride_w != 2)) {
         cconv_f32_max_pool2d_row_generic(g, x, ih0, ih1, ow_begin, ow_end, y, indices);
+        return;
+    }
+    if (ow_end - ow_begin < 8) {
+        if (g->stride_w == 1)
+            max_short_row_f32(g, x, ih0, ih1, ow_begin, ow_end - ow_begin, y, indices, 1);
+        else
+            max_short_row_f32(g, x, ih0, ih1, ow_begin, ow_end - ow_begin, y, indices, 2);
         return;
     }
     if (g->stride_w == 1)
