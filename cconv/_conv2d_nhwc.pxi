@@ -202,7 +202,7 @@ cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
     if N == 0 or Kg == 0:
         return 0
     # Each item pads whole images, so use few, large blocks of filter taps.
-    per_block = ceil_div(ceil_div(CRS, cconv_max_threads() * 2), cconv_tile_mr()) * cconv_tile_mr()
+    per_block = ceil_div(ceil_div(CRS, cconv_max_threads()), cconv_tile_mr()) * cconv_tile_mr()
     blocks = ceil_div(CRS, per_block)
     items = groups * blocks
     if floating is float:
