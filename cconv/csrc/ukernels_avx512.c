@@ -1,13 +1,15 @@
 /* AVX-512F micro-kernels for the gemm, gemm_indirect_a and gemm_indirect_b
- * tiles: 6 rows x up to 4 zmm (64 floats / 32 doubles) of accumulators. Compiled for x86-64 baseline
- * like the rest of the extension: only these functions carry the avx512f
- * target, and dispatch.c calls them only on CPUs (and OSes) that report it.
+ * tiles: 6 rows x up to 4 zmm (64 floats / 32 doubles) of accumulators.
+ * Compiled for x86-64 baseline like the rest of the extension: only these
+ * functions carry the avx512f target, and dispatch.c calls them only on CPUs
+ * (and OSes) that report it.
  *
  * Why 6 x 64: per k step it loads 4 B vectors and 6 broadcasts for 24 FMAs.
  * Measured on one Xeon core (gemm_indirect_a, 288 taps, C harness): 6 x 64
- * runs at 135 GFLOP/s, 14 x 32 at 98, 6 x 32 at 75: the narrower tiles run
- * out of load slots before FMA slots. Narrower n (K = 16 or 32) takes a 1- or
- * 2-vector body so no FMA works on masked-off lanes.
+ * runs at 100-135 GFLOP/s, 14 x 32 at 98, 6 x 32 at 75: the narrower tiles
+ * run out of load slots before FMA slots. Narrower n (K = 16 or 32) takes a
+ * 1- or 2-vector body so no FMA works on masked-off lanes, with 12 rows in
+ * gemm_indirect_a (see DEFINE_INDIRECT_A_KERNELS).
  *
  * Edges need no copies: a k-mask covers the last columns of every load and
  * store, and masked loads never fault past the end of an array. Full tiles use
