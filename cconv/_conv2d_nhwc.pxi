@@ -20,6 +20,8 @@ cdef extern from "cconv.h" nogil:
                                                 int64_t ws_, float *wt)
     void cconv_conv2d_nhwc_transpose_filter_f64(const cconv_conv2d_geometry *g, const double *w,
                                                 int64_t ws_, double *wt)
+    int64_t cconv_conv2d_nhwc_transposed_filter_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_transposed_filter_size_f64(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_nhwc_backward_input_workspace_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_nhwc_backward_input_workspace_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_nhwc_backward_input_scatter_f32(const cconv_conv2d_geometry *g, const float *gy,
@@ -131,6 +133,9 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
     if Kg == 0:
         memset(&grad_input[0, 0, 0, 0], 0, N * gx_image * sizeof(floating))
         return 0
+    # room for either packing: the flipped filter, or the tap-chunked transpose
+    size = max(size, cconv_conv2d_nhwc_transposed_filter_size_f32(&g) if floating is float
+           else cconv_conv2d_nhwc_transposed_filter_size_f64(&g))
     packed = <floating *> cconv_aligned_malloc(groups * size * sizeof(floating))
     if packed == NULL:
         return -1

@@ -22,6 +22,9 @@ CONV_CASES = [
     ((2, 9, 8, 6), (3, 2, 6, 16), [1, 2, 1, 1], [1, 1, 2, 1], [[0, 0], [2, 0], [1, 3], [0, 0]], 1),
     ((3, 6, 6, 32), (1, 1, 32, 16), 1, 1, 0, 1),
     ((2, 12, 12, 16), (3, 3, 16, 32), 1, 1, 1, 1),
+    # strided input gradient: taps in several tile-wide chunks, a partial last one,
+    # and groups (each group's filter chunked on its own)
+    ((2, 11, 10, 20), (3, 3, 10, 70), 2, 1, "SAME", 2),
 ]
 
 

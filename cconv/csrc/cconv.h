@@ -98,6 +98,7 @@ typedef struct cconv_conv2d_geometry {
     void cconv_conv2d_nhwc_backward_input_pack_##SFX(const cconv_conv2d_geometry *g,     \
                                                      const REAL *w, int64_t w_stride,    \
                                                      REAL *packed);                      \
+    int64_t cconv_conv2d_nhwc_transposed_filter_size_##SFX(const cconv_conv2d_geometry *g); \
     void cconv_conv2d_nhwc_transpose_filter_##SFX(const cconv_conv2d_geometry *g,        \
                                                   const REAL *w, int64_t w_stride,       \
                                                   REAL *wt);                             \
