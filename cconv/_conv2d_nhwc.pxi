@@ -248,18 +248,38 @@ cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
     return -1 if failures else 0
 
 
+cdef extern from "bias_grad_nhwc.h" nogil:
+    enum:
+        CCONV_BIAS_GRAD_CHANNELS
+    void cconv_bias_grad_nhwc_f32(const float *gy, int64_t rows, int64_t K, int64_t k0,
+                                  int64_t k1, float *out)
+    void cconv_bias_grad_nhwc_f64(const double *gy, int64_t rows, int64_t K, int64_t k0,
+                                  int64_t k1, double *out)
+
+
 cdef int conv2d_backward_bias_nhwc(const floating[:, :, :, ::1] grad_output,
                                    floating[::1] grad_bias) noexcept nogil:
+    """Sums in double (fp32 sums over N*P terms lose digits), row by row over
+    blocks of channels: the threads split the channels, never a sum."""
     cdef Py_ssize_t K = grad_output.shape[3]
     cdef Py_ssize_t rows = grad_output.shape[0] * grad_output.shape[1] * grad_output.shape[2]
-    cdef Py_ssize_t k, r
-    cdef double total  # fp32 sums over N*P terms lose digits; sum in double
-    cdef const floating *data = &grad_output[0, 0, 0, 0] if rows > 0 else NULL
-    for k in prange(K, num_threads=threads_for(K // 16 + 1), schedule='static'):
-        total = 0
-        for r in range(rows):
-            total = total + data[r * K + k]
-        grad_bias[k] = <floating> total
+    cdef Py_ssize_t block = CCONV_BIAS_GRAD_CHANNELS, b, k0
+    cdef Py_ssize_t blocks = ceil_div(K, block)
+    if rows == 0:
+        for b in range(K):
+            grad_bias[b] = 0
+        return 0
+    cdef const floating *data = &grad_output[0, 0, 0, 0]
+    # split channel blocks finer when they are too few for the threads
+    if blocks < cconv_max_threads() and K >= 32:
+        block = ceil_div(K, cconv_max_threads())
+        blocks = ceil_div(K, block)
+    for b in prange(blocks, num_threads=threads_for(blocks), schedule='static'):
+        k0 = b * block
+        if floating is float:
+            cconv_bias_grad_nhwc_f32(data, rows, K, k0, min(K, k0 + block), &grad_bias[k0])
+        else:
+            cconv_bias_grad_nhwc_f64(data, rows, K, k0, min(K, k0 + block), &grad_bias[k0])
     return 0
 
 
