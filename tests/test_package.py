@@ -3,6 +3,7 @@ import io
 import os
 
 import numpy as np
+import pytest
 
 import cconv
 from cconv import functional
@@ -43,3 +44,23 @@ def test_show_config_prints_what_the_issue_asks():
     assert "simd path" in text and "AVX2/FMA" in text
     assert "openmp" in text and "threads" in text
     assert np.__version__ in text
+
+
+def test_auto_picks_the_widest_kernels_the_cpu_runs():
+    """'auto' means AVX-512 where the CPU (and OS) has it, else AVX2, else generic;
+    and every narrower set stays selectable."""
+    from conftest import using_simd_path
+    from cconv import _kernels
+    expected = ("avx512" if _kernels.cpu_supports_avx512()
+                else "avx2-fma" if _kernels.cpu_supports_avx2_fma() else "generic")
+    previous = _kernels.simd_path()
+    try:
+        _kernels.select_simd_path("auto")
+        assert _kernels.simd_path() == expected
+        with using_simd_path("generic"):
+            pass
+        if not _kernels.cpu_supports_avx512():
+            with pytest.raises(ValueError, match="avx512"):
+                _kernels.select_simd_path("avx512")
+    finally:
+        _kernels.select_simd_path(previous)
