@@ -122,3 +122,17 @@ cdef int avg_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
 cdef int relu_forward(const floating[::1] x, floating[::1] out) noexcept nogil
 cdef int relu_backward(const floating[::1] grad_output, const floating[::1] x,
                        floating[::1] grad_input) noexcept nogil
+
+# Linear: x (rows, in), weight (out, in), out / grad_output (rows, out); an
+# empty `bias` means none. out = x @ weight.T + bias; grad_input =
+# grad_output @ weight; grad_weight (+)= grad_output.T @ x (added to when
+# `accumulate`), grad_bias (+)= the column sums of grad_output.
+cdef int linear_forward(const floating[:, ::1] x, const floating[:, ::1] weight,
+                        const floating[::1] bias, floating[:, ::1] out) noexcept nogil
+cdef int linear_backward_input(const floating[:, ::1] grad_output,
+                               const floating[:, ::1] weight,
+                               floating[:, ::1] grad_input) noexcept nogil
+cdef int linear_backward_weight(const floating[:, ::1] grad_output, const floating[:, ::1] x,
+                                floating[:, ::1] grad_weight, bint accumulate) noexcept nogil
+cdef int linear_backward_bias(const floating[:, ::1] grad_output, floating[::1] grad_bias,
+                              bint accumulate) noexcept nogil

@@ -1,4 +1,4 @@
-"""cconv.functional: conv2d and pooling on NumPy arrays, torch.nn.functional semantics.
+"""cconv.functional: conv2d, pooling, linear and ReLU on NumPy arrays, torch.nn.functional semantics.
 
 Every function follows one path: validate and normalise the arguments (each
 layer's `_check_*` does all of it, like THNN's shapeCheck), compute the output
@@ -33,6 +33,8 @@ __all__ = [
     "col2im",
     "relu",
     "relu_backward",
+    "linear",
+    "linear_backward",
 ]
 
 _NCHW = "(N, C, H, W)"
@@ -540,3 +542,97 @@ def relu_backward(grad_output, x):
                                    args.as_c_contiguous(x, dtype).reshape(-1),
                                    grad_input.reshape(-1))
     return grad_input
+
+
+# ---------------------------------------------------------------- linear ----
+
+def _check_linear(x, weight):
+    """(rows, in_features, out_features) of x (..., in) @ weight (out, in).T."""
+    if weight.ndim != 2:
+        raise ValueError(f"weight must be a 2-D array (out_features, in_features), "
+                         f"got a {weight.ndim}-D array of shape {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"x must have shape (..., in_features={weight.shape[1]}) to match "
+                         f"weight {weight.shape}, got {x.shape}")
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    return rows, weight.shape[1], weight.shape[0]
+
+
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, as torch.nn.functional.linear: x (..., in_features),
+    weight (out_features, in_features), bias (out_features,) or None; returns
+    (..., out_features). Computed by cconv's own kernels on its threads, not by
+    NumPy's BLAS."""
+    x = args.as_array("x", x)
+    weight = args.as_array("weight", weight)
+    arrays = {"x": x, "weight": weight}
+    if bias is not None:
+        bias = arrays["bias"] = args.as_array("bias", bias)
+    dtype = args.float_dtype(**arrays)
+    rows, n_in, n_out = _check_linear(x, weight)
+    if bias is None:
+        bias = np.empty((0,), dtype)    # the kernels' "no bias"
+    elif bias.shape != (n_out,):
+        raise ValueError(f"bias must be a 1-D array of out_features={n_out} elements, "
+                         f"got shape {bias.shape}")
+    out = np.empty(x.shape[:-1] + (n_out,), dtype)
+    _kernels.run_linear_forward(args.as_c_contiguous(x, dtype).reshape(rows, n_in),
+                                args.as_c_contiguous(weight, dtype),
+                                args.as_c_contiguous(bias, dtype), out.reshape(rows, n_out))
+    return out
+
+
+def _check_add_to(add_to, want_weight, want_bias, weight_shape, dtype):
+    """The (grad_weight, grad_bias) arrays linear_backward adds into."""
+    try:
+        grad_weight, grad_bias = add_to
+    except (TypeError, ValueError):
+        raise TypeError(f"add_to must be None or a pair (grad_weight, grad_bias), "
+                        f"got {add_to!r}") from None
+    for name, arr, wanted, shape in (("grad_weight", grad_weight, want_weight, weight_shape),
+                                     ("grad_bias", grad_bias, want_bias, weight_shape[:1])):
+        if not wanted:
+            continue
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"add_to's {name} must be an ndarray, got {type(arr).__name__}")
+        if arr.shape != shape or arr.dtype != dtype:
+            raise ValueError(f"add_to's {name} must have shape {shape} and dtype {dtype}, "
+                             f"got {arr.shape} {arr.dtype}")
+        if not (arr.flags.c_contiguous and arr.flags.writeable):
+            raise ValueError(f"add_to's {name} must be C-contiguous and writeable")
+    return grad_weight, grad_bias
+
+
+def linear_backward(grad_output, x, weight, output_mask=(True, True, True), add_to=None):
+    """Gradients of linear: (grad_input, grad_weight, grad_bias).
+
+    grad_output has the shape linear(x, weight) returns; output_mask says which
+    of the three to compute (the others are None). With add_to=(grad_weight,
+    grad_bias), C-contiguous arrays of weight's dtype, the parameter gradients
+    are added to them in place (Torch7's accGradParameters, with no temporary)
+    and those arrays are returned.
+    """
+    grad_output = args.as_array("grad_output", grad_output)
+    x = args.as_array("x", x)
+    weight = args.as_array("weight", weight)
+    dtype = args.float_dtype(grad_output=grad_output, x=x, weight=weight)
+    rows, n_in, n_out = _check_linear(x, weight)
+    _check_grad_output(grad_output, x.shape[:-1] + (n_out,), "linear")
+    want_input, want_weight, want_bias = _output_mask(output_mask)
+    if add_to is None:
+        grad_weight = np.empty(weight.shape, dtype) if want_weight else None
+        grad_bias = np.empty((n_out,), dtype) if want_bias else None
+    else:
+        grad_weight, grad_bias = _check_add_to(add_to, want_weight, want_bias, weight.shape,
+                                               dtype)
+    grad_input = np.empty(x.shape, dtype) if want_input else None
+    unused = np.empty((0, 0), dtype)
+    _kernels.run_linear_backward(
+        args.as_c_contiguous(grad_output, dtype).reshape(rows, n_out),
+        args.as_c_contiguous(x, dtype).reshape(rows, n_in) if want_weight else unused,
+        args.as_c_contiguous(weight, dtype) if want_input else unused,
+        grad_input.reshape(rows, n_in) if want_input else unused,
+        grad_weight if want_weight else unused,
+        grad_bias if want_bias else np.empty((0,), dtype),
+        want_input, want_weight, want_bias, add_to is not None)
+    return grad_input, grad_weight, grad_bias

@@ -10,7 +10,7 @@ import zipfile
 
 import numpy as np
 
-from . import datasets, models
+from . import datasets, models, set_num_threads
 from .nn import CrossEntropyCriterion
 from .optim import sgd_momentum
 
@@ -90,16 +90,6 @@ def load_weights(model, path, model_name):
         raise WeightsError(f"{path}: {e}") from None
 
 
-def _limit_threads(threads):
-    from . import set_num_threads
-    set_num_threads(threads)
-    try:  # NumPy's BLAS runs the Linear layers: hold it to the same count
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    return threadpool_limits(threads)
-
-
 def _progress_bar(total, desc, enabled):
     try:
         from tqdm import tqdm
@@ -116,7 +106,8 @@ def run(model_name="lenet5", epochs=5, batch_size=64, lr=None, momentum=None, th
     directory), print a line per epoch and the test accuracy; return a dict
     of the results (accuracy, epoch times and losses)."""
     say = lambda *args: print(*args, file=out or sys.stdout, flush=True)  # noqa: E731
-    limits = _limit_threads(threads) if threads else None
+    if threads:
+        set_num_threads(threads)
     (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data)
     if limit:
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
@@ -169,7 +160,5 @@ def run(model_name="lenet5", epochs=5, batch_size=64, lr=None, momentum=None, th
     if save:
         save_weights(model, save, model_name)
         say(f"weights saved to {save}")
-    if limits is not None:
-        limits.restore_original_limits()
     result["model"] = model
     return result

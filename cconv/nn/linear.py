@@ -1,9 +1,10 @@
-"""Linear: output = input @ W.T + b, with W (n_out, n_in) as in the homework."""
+"""Linear: output = input @ W.T + b, with W (n_out, n_in) as in the homework,
+over cconv.functional.linear / linear_backward (cconv's own kernels)."""
 import numpy as np
 
-from ._blas import one_blas_thread
+from .. import functional as F
 from .init import uniform_fan_in
-from .module import Module
+from .module import Module, compute_dtype
 
 __all__ = ["Linear"]
 
@@ -23,43 +24,52 @@ class Linear(Module):
         else:
             self.parameter_names, self.grad_names = ("W",), ("gradW",)
 
-    def _check(self, input):
+    @property
+    def _has_bias(self):
+        return "b" in self.parameter_names
+
+    def _operands(self, input, *arrays):
         if input.shape[-1:] != (self.n_in,):
             raise ValueError(f"{self!r} expects input (..., {self.n_in}), got {input.shape}")
+        # the functional API takes one dtype: NumPy promotion of input and parameters
+        dtype = compute_dtype(input.dtype, self.W.dtype)
+        return [None if a is None else a.astype(dtype, copy=False) for a in (input,) + arrays]
 
     def updateOutput(self, input):
-        self._check(input)
-        with one_blas_thread():
-            self.output = np.matmul(input, self.W.T)
-        if "b" in self.parameter_names:
-            self.output += self.b
+        x, W, b = self._operands(input, self.W, self.b if self._has_bias else None)
+        self.output = F.linear(x, W, b)
         return self.output
 
+    def _backward(self, input, gradOutput, output_mask):
+        """gradInput (or None); adds the parameter gradients to gradW / gradb."""
+        x, W, g = self._operands(input, self.W, gradOutput)
+        grads = (self.gradW, self.gradb if self._has_bias else None)
+        if all(a is None or (a.dtype == x.dtype and a.flags.c_contiguous and a.flags.writeable)
+               for a in grads):
+            # straight into the gradient arrays: no temporary, no extra pass
+            return F.linear_backward(g, x, W, output_mask, add_to=grads)[0]
+        grad_input, grad_weight, grad_bias = F.linear_backward(g, x, W, output_mask)
+        if grad_weight is not None:
+            self.gradW += grad_weight
+        if grad_bias is not None:
+            self.gradb += grad_bias
+        return grad_input
+
     def updateGradInput(self, input, gradOutput):
-        if not self.needs_gradInput:
-            self.gradInput = None
-            return None
-        with one_blas_thread():
-            self.gradInput = np.matmul(gradOutput, self.W)
+        self.gradInput = (self._backward(input, gradOutput, (True, False, False))
+                          if self.needs_gradInput else None)
         return self.gradInput
 
     def accGradParameters(self, input, gradOutput):
-        with one_blas_thread():
-            self._accumulate(input, gradOutput)
-
-    def _accumulate(self, input, gradOutput):
-        g = gradOutput.reshape(-1, self.n_out)
-        self.gradW += np.matmul(g.T, input.reshape(-1, self.n_in))
-        if "b" in self.parameter_names:
-            self.gradb += g.sum(axis=0)
+        self._backward(input, gradOutput, (False, True, self._has_bias))
 
     def backward(self, input, gradOutput):
-        # updateGradInput + accGradParameters under one BLAS limit
-        with one_blas_thread():
-            self.gradInput = np.matmul(gradOutput, self.W) if self.needs_gradInput else None
-            self._accumulate(input, gradOutput)
+        # one call for all three: the same results as updateGradInput +
+        # accGradParameters, one pass of shared set-up
+        self.gradInput = self._backward(input, gradOutput,
+                                        (self.needs_gradInput, True, self._has_bias))
         return self.gradInput
 
     def __repr__(self):
-        bias = "" if "b" in self.parameter_names else ", bias=False"
+        bias = "" if self._has_bias else ", bias=False"
         return f"Linear({self.n_in} -> {self.n_out}{bias})"
