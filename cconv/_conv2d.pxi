@@ -82,6 +82,10 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_backward_weight_lanes_f64(const cconv_conv2d_geometry *g, const double *x, int64_t x_image_stride,
                                                 const double *gy, int64_t gy_image_stride, int64_t n_images,
                                                 double *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, double *ws)
+    int64_t cconv_conv2d_backward_weight_rows_workspace_size_f32(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_backward_weight_rows_f32(const cconv_conv2d_geometry *g, const float *x, int64_t x_image_stride,
+                                               const float *gy, int64_t gy_image_stride, int64_t n_images,
+                                               float *gw, float *ws)
 
 cdef extern from "tuning.h":
     enum:

@@ -91,6 +91,10 @@ CASES = [
     Conv("stride2-K80", 1, 7, 11, 12, 80, 3, 3, stride=2, padding=1),
     # a first layer's dW is one tile: partial sums over blocks of 16 images
     Conv("first-layer-batch37", 37, 1, 9, 10, 6, 5, 5, padding=2),
+    # K < 16 at stride 1 with a batch of 32+: pixels in the lanes (dot_rows),
+    # with row tails (OW 22, 33), K past one 6-channel tile, 3 of 4 taps
+    Conv("pixel-lanes-K7-dilated", 33, 3, 11, 21, 7, 3, 2, padding=(2, 1), dilation=(2, 1)),
+    Conv("pixel-lanes-K13-OW33", 40, 2, 5, 35, 13, 1, 3, bias=False),
 ]
 CASE_IDS = [case.name for case in CASES]
 

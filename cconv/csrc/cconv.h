@@ -117,6 +117,14 @@ typedef struct cconv_conv2d_geometry {
 CCONV_DECLARE_CONV2D(float, f32)
 CCONV_DECLARE_CONV2D(double, f64)
 
+/* Stride 1, float, few output channels: dW += the gradient of n_images images
+ * (x, grad_output one group's, *_image_stride apart), pixels in the lanes. */
+int64_t cconv_conv2d_backward_weight_rows_workspace_size_f32(const cconv_conv2d_geometry *g);
+void cconv_conv2d_backward_weight_rows_f32(const cconv_conv2d_geometry *g, const float *x,
+                                           int64_t x_image_stride, const float *grad_output,
+                                           int64_t grad_output_image_stride, int64_t n_images,
+                                           float *grad_weight, float *workspace);
+
 /* Run-time choice of micro-kernels: "auto" (best the CPU supports), "avx512",
  * "avx2" or "generic". Returns 0, or -1 when the name is unknown or the CPU
  * lacks it. */

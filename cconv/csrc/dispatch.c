@@ -13,24 +13,26 @@ static const cconv_ukernel_table generic_table = {
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic, cconv_f32_transpose_generic,
-    cconv_f64_transpose_generic};
+    cconv_f64_transpose_generic, cconv_f32_dot_rows_6x4_generic};
 
 #ifdef CCONV_HAVE_X86
 static const cconv_ukernel_table avx2_table = {
     "avx2-fma", CCONV_ISA_AVX2, CCONV_NR_F32, CCONV_NR_F64, CCONV_MR, cconv_f32_gemm_6x16_avx2, cconv_f64_gemm_6x8_avx2,
     cconv_f32_gemm_indirect_b_6x16_avx2, cconv_f64_gemm_indirect_b_6x8_avx2,
     cconv_f32_gemm_indirect_a_6x16_avx2, cconv_f64_gemm_indirect_a_6x8_avx2, cconv_f32_dot_4x3_avx2,
-    cconv_f64_dot_4x3_avx2, cconv_f32_transpose_avx2, cconv_f64_transpose_avx2};
+    cconv_f64_dot_4x3_avx2, cconv_f32_transpose_avx2, cconv_f64_transpose_avx2,
+    cconv_f32_dot_rows_6x4_avx2};
 
-/* AVX-512 widens the gemm tiles four times; the dot kernel (weight gradients
- * of odd channel counts) and the transposes stay AVX2. */
+/* AVX-512 widens the gemm tiles four times and the dot_rows tile's lanes
+ * twice; the dot kernel (weight gradients of odd channel counts) and the
+ * transposes stay AVX2. */
 static const cconv_ukernel_table avx512_table = {
     "avx512", CCONV_ISA_AVX512, 4 * CCONV_NR_F32, 4 * CCONV_NR_F64, CCONV_TILE_MR_AVX512,
     cconv_f32_gemm_6x64_avx512,
     cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x64_avx512,
     cconv_f64_gemm_indirect_b_6x32_avx512, cconv_f32_gemm_indirect_a_12x64_avx512,
     cconv_f64_gemm_indirect_a_12x32_avx512, cconv_f32_dot_4x3_avx2, cconv_f64_dot_4x3_avx2,
-    cconv_f32_transpose_avx2, cconv_f64_transpose_avx2};
+    cconv_f32_transpose_avx2, cconv_f64_transpose_avx2, cconv_f32_dot_rows_6x4_avx512};
 #endif
 
 cconv_ukernel_table cconv_ukernels = {
@@ -38,7 +40,7 @@ cconv_ukernel_table cconv_ukernels = {
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic, cconv_f32_transpose_generic,
-    cconv_f64_transpose_generic};
+    cconv_f64_transpose_generic, cconv_f32_dot_rows_6x4_generic};
 
 int cconv_cpu_supports_avx2_fma(void) {
 #if defined(CCONV_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))

@@ -52,6 +52,11 @@
 #define CCONV_DOT_NR 3
 #define CCONV_PIXEL_BLOCK 512
 
+/* Weight gradient of few-channel stride-1 convs (dot_rows): a tile of 6
+ * output channels x 4 taps, pixels in the vector lanes. */
+#define CCONV_DOT_ROWS_MR 6
+#define CCONV_DOT_ROWS_NR 4
+
 /* Weight gradient with channel lanes: pixels per reduction block. Its
  * dY^T slice (256 x NR, 16 KiB fp32) stays in L1 across the tap tiles. */
 #ifndef CCONV_LANES_PIXEL_BLOCK

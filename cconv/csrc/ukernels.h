@@ -19,7 +19,11 @@
  * dot: C[i][j] += sum_p a[i*lda + p] * b[j][p] for p < len, i < m <= DOT_MR,
  *   j < n <= DOT_NR: the reduction runs along contiguous memory.
  * transpose: dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols (the
- *   channel-minor tiles of the lane kernels to planes and back). */
+ *   channel-minor tiles of the lane kernels to planes and back).
+ * dot_rows (float): C[i][j] += sum over images, rows and columns of
+ *   a[i]-rows times b[j]-rows, for i < m <= DOT_ROWS_MR, j < n <= DOT_ROWS_NR
+ *   (ukernels_dot_rows.c has the exact indexing): weight gradients of
+ *   stride-1 convs with few output channels, pixels in the lanes. */
 #ifndef CCONV_UKERNELS_H
 #define CCONV_UKERNELS_H
 
@@ -57,6 +61,13 @@ typedef void (*cconv_dot_ukernel_f64)(int64_t len, const double *a, int64_t lda,
                                       const double *const *b, double *c, int64_t ldc, int64_t m,
                                       int64_t n);
 
+typedef void (*cconv_dot_rows_ukernel_f32)(int64_t images, int64_t rows, int64_t len,
+                                           const float *a, int64_t a_image,
+                                           int64_t a_channel, int64_t a_row,
+                                           const float *const *b, int64_t b_image,
+                                           int64_t b_row, float *c, int64_t ldc, int64_t m,
+                                           int64_t n);
+
 typedef void (*cconv_transpose_f32)(int64_t rows, int64_t cols, const float *src, int64_t lds,
                                     float *dst, int64_t ldd);
 typedef void (*cconv_transpose_f64)(int64_t rows, int64_t cols, const double *src,
@@ -80,6 +91,7 @@ typedef struct cconv_ukernel_table {
     cconv_dot_ukernel_f64 dot_f64;
     cconv_transpose_f32 transpose_f32;
     cconv_transpose_f64 transpose_f64;
+    cconv_dot_rows_ukernel_f32 dot_rows_f32;
 } cconv_ukernel_table;
 
 /* The table in use; set once at import by cconv_select_kernels("auto"). */
@@ -107,6 +119,9 @@ void cconv_f32_dot_4x3_generic(int64_t, const float *, int64_t, const float *con
 void cconv_f64_dot_4x3_generic(int64_t, const double *, int64_t, const double *const *,
                                double *, int64_t, int64_t, int64_t);
 void cconv_f32_transpose_generic(int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void cconv_f32_dot_rows_6x4_generic(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
+                                    int64_t, const float *const *, int64_t, int64_t, float *,
+                                    int64_t, int64_t, int64_t);
 void cconv_f64_transpose_generic(int64_t, int64_t, const double *, int64_t, double *, int64_t);
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -130,6 +145,12 @@ void cconv_f32_dot_4x3_avx2(int64_t, const float *, int64_t, const float *const 
 void cconv_f64_dot_4x3_avx2(int64_t, const double *, int64_t, const double *const *, double *,
                             int64_t, int64_t, int64_t);
 void cconv_f32_transpose_avx2(int64_t, int64_t, const float *, int64_t, float *, int64_t);
+void cconv_f32_dot_rows_6x4_avx2(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
+                                 int64_t, const float *const *, int64_t, int64_t, float *,
+                                 int64_t, int64_t, int64_t);
+void cconv_f32_dot_rows_6x4_avx512(int64_t, int64_t, int64_t, const float *, int64_t, int64_t,
+                                   int64_t, const float *const *, int64_t, int64_t, float *,
+                                   int64_t, int64_t, int64_t);
 void cconv_f64_transpose_avx2(int64_t, int64_t, const double *, int64_t, double *, int64_t);
 void cconv_f32_gemm_6x64_avx512(int64_t, const float *, const float *, int64_t, float *,
                                 int64_t, int64_t, int64_t, const float *, int);
