@@ -256,6 +256,9 @@ def _all_calls(dtype):
     """({name: thunk} for every public function on valid inputs of dtype, [those inputs])."""
     x, w, b, gy, p, col = (a.astype(dtype) for a in (X, W, B, GY, P, COL))
     idx = F.max_pool2d(x, 2, return_indices=True)[1]
+    # linear over x's last axis: weight (5, W), grad_output x.shape[:-1] + (5,)
+    lw = np.linspace(-1, 1, 5 * X.shape[-1]).reshape(5, -1).astype(dtype)
+    lgy = np.linspace(-2, 2, x.size // X.shape[-1] * 5).reshape(x.shape[:-1] + (5,)).astype(dtype)
     calls = {
         "conv2d": lambda: F.conv2d(x, w, b, padding=(1, 0), groups=2),
         "conv2d_backward": lambda: F.conv2d_backward(gy, x, w, groups=2),
@@ -267,8 +270,10 @@ def _all_calls(dtype):
         "col2im": lambda: F.col2im(col, X.shape, 3, 3),
         "relu": lambda: F.relu(x),
         "relu_backward": lambda: F.relu_backward(x, x),
+        "linear": lambda: F.linear(x, lw, lw[:, 0].copy()),
+        "linear_backward": lambda: F.linear_backward(lgy, x, lw),
     }
-    return calls, [x, w, b, gy, p, col, idx]
+    return calls, [x, w, b, gy, p, col, idx, lw, lgy]
 
 
 def _as_tuple(result):
