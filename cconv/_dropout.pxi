@@ -2,7 +2,8 @@
 # threads for large arrays. Each chunk passes the global index of its first
 # element, so the counter-based mask (csrc/dropout.h) is the same for any
 # thread count. NumPy's way (float uniforms, a compare, a cast, a multiply)
-# made four passes and a float32 array of draws: 3 ms of a 60 ms step.
+# made four passes and a float32 array of draws: 3-4 ms forward for mnist-cnn's
+# 64x64x12x12 float32 on one core, 0.7-1.3 ms here.
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
 cdef extern from "dropout.h" nogil:
