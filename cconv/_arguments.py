@@ -23,10 +23,13 @@ __all__ = [
     "optional_int_pair",
     "conv_padding",
     "flag",
+    "probability",
+    "uint64_value",
     "shape4",
     "check_span",
     "check_element_count",
     "check_indices",
+    "check_mask",
     "memo_key",
     "Memo",
 ]
@@ -178,6 +181,30 @@ def flag(name, value):
     return bool(value)
 
 
+def probability(name, value):
+    """A probability in [0, 1] as a Python float, from an int or a float
+    (numpy's too); bools are refused, NaN is out of range."""
+    expected = f"{name} must be a probability in [0, 1], got {value!r}"
+    if _is_int(value):
+        value = operator.index(value)   # an int too large for float is just out of range
+    elif not isinstance(value, (float, np.floating)):
+        raise TypeError(f"{expected} ({type(value).__name__})")
+    if not 0 <= value <= 1:
+        raise ValueError(expected)
+    return float(value)
+
+
+def uint64_value(name, value):
+    """An int in [0, 2**64) (numpy integers accepted, bools refused): a seed."""
+    expected = f"{name} must be an int in [0, 2**64), got {value!r}"
+    if not _is_int(value):
+        raise TypeError(f"{expected} ({type(value).__name__})")
+    value = operator.index(value)
+    if not 0 <= value < 2**64:
+        raise ValueError(expected)
+    return value
+
+
 def shape4(name, value):
     """An (N, C, H, W) shape: four ints, N >= 0 and C, H, W >= 1."""
     expected = (f"{name} must be a shape (N, C, H, W) of four ints with N >= 0 and "
@@ -236,6 +263,16 @@ def check_indices(indices, shape, plane_size):
             bad = low if low < 0 else high
             raise ValueError(f"indices must lie in [0, H*W) = [0, {plane_size}) for "
                              f"input_shape's H*W plane, got {bad}")
+
+
+def check_mask(mask, shape):
+    """dropout_backward's mask: uint8 (as dropout returns) of shape `shape`.
+    Its values are not checked: any non-zero byte means kept."""
+    if mask.dtype != np.uint8:
+        raise TypeError(f"mask must be a uint8 array (as dropout returns), got dtype {mask.dtype}")
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask must have the shape of grad_output {tuple(shape)}, "
+                         f"got {mask.shape}")
 
 
 # ------------------------------------------------- memoized validation ----

@@ -8,7 +8,7 @@
 # Kernels do NOT validate: shapes must already agree (cconv.functional checks
 # them, and is the place to look for the exact rules).
 from cython cimport floating
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 # conv: x (N, C, H, W), weight (K, C/groups, R, S), out (N, K, OH, OW).
 # pad_top/pad_left are the leading paddings; the trailing ones follow from OH, OW.
@@ -122,6 +122,17 @@ cdef int avg_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
 cdef int relu_forward(const floating[::1] x, floating[::1] out) noexcept nogil
 cdef int relu_backward(const floating[::1] grad_output, const floating[::1] x,
                        floating[::1] grad_input) noexcept nogil
+
+# Inverted dropout over flat contiguous arrays of one length: element i kept
+# when u32(seed, i) >= threshold = floor(p * 2**32), p in [0, 1) (csrc/dropout.h
+# has the generator), out = kept ? x * scale : 0 and mask = kept (uint8 0/1);
+# grad_input = mask ? grad_output * scale : 0. scale is rounded to the dtype;
+# offset is the flat position of x[0] in the array the mask is drawn for.
+cdef int dropout_forward(const floating[::1] x, floating[::1] out, uint8_t[::1] mask,
+                         uint64_t seed, uint32_t threshold, double scale,
+                         int64_t offset) noexcept nogil
+cdef int dropout_backward(const floating[::1] grad_output, const uint8_t[::1] mask,
+                          floating[::1] grad_input, double scale) noexcept nogil
 
 # Linear: x (rows, in), weight (out, in), out / grad_output (rows, out); an
 # empty `bias` means none. out = x @ weight.T + bias; grad_input =

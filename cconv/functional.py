@@ -33,6 +33,8 @@ __all__ = [
     "col2im",
     "relu",
     "relu_backward",
+    "dropout",
+    "dropout_backward",
     "linear",
     "linear_backward",
 ]
@@ -541,6 +543,54 @@ def relu_backward(grad_output, x):
         _kernels.run_relu_backward(args.as_c_contiguous(grad_output, dtype).reshape(-1),
                                    args.as_c_contiguous(x, dtype).reshape(-1),
                                    grad_input.reshape(-1))
+    return grad_input
+
+
+def dropout(x, p, seed):
+    """Inverted dropout of x (any shape): (output, mask).
+
+    Each element is dropped (0) with probability p, else kept as x * scale,
+    scale = 1/(1-p) rounded to x's dtype (one multiply, as x * float mask).
+    mask is uint8 of x's shape, 1 where kept, 0 where dropped. The draws depend
+    on seed (an int in [0, 2**64)) and each element's flat C-order position
+    alone, so a seed gives one mask whatever the thread count: element i is
+    kept when the low (even i) or high (odd i) 32 bits of splitmix64's output
+    number i // 2 from state seed are >= floor(p * 2**32), a drop rate within
+    2**-32 of p. p == 1 drops everything; p == 0 returns a copy of x.
+    """
+    x = args.as_array("x", x)
+    dtype = args.float_dtype(x=x)
+    p = args.probability("p", p)
+    seed = args.uint64_value("seed", seed)
+    if p == 1:
+        return np.zeros(x.shape, dtype), np.zeros(x.shape, np.uint8)
+    out = np.empty(x.shape, dtype)
+    mask = np.empty(x.shape, np.uint8)
+    if out.size:
+        # p < 1: floor(p * 2**32) < 2**32, the kernel's uint32 threshold
+        _kernels.run_dropout_forward(args.as_c_contiguous(x, dtype).reshape(-1), out.reshape(-1),
+                                     mask.reshape(-1), seed, int(p * 2**32), 1 / (1 - p))
+    return out, mask
+
+
+def dropout_backward(grad_output, mask, p):
+    """Gradient of dropout: grad_output * scale where mask is non-zero, else 0.
+
+    mask is the uint8 array dropout returned (grad_output's shape), p the
+    probability it was drawn with (p == 1: all zeros).
+    """
+    grad_output = args.as_array("grad_output", grad_output)
+    mask = args.as_array("mask", mask)
+    dtype = args.float_dtype(grad_output=grad_output)
+    args.check_mask(mask, grad_output.shape)
+    p = args.probability("p", p)
+    if p == 1:
+        return np.zeros(grad_output.shape, dtype)
+    grad_input = np.empty(grad_output.shape, dtype)
+    if grad_input.size:
+        _kernels.run_dropout_backward(args.as_c_contiguous(grad_output, dtype).reshape(-1),
+                                      args.as_c_contiguous(mask, np.uint8).reshape(-1),
+                                      grad_input.reshape(-1), 1 / (1 - p))
     return grad_input
 
 

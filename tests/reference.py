@@ -261,3 +261,37 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
             h, w = oh * stride, ow * stride
             xp[:, :, h:h + filter_h, w:w + filter_w] += col[:, oh, ow]
     return xp[:, :, pad:pad + H, pad:pad + W].copy()
+
+
+# ------------------------------------------------------------------------ dropout
+
+_GOLDEN, _MIX1, _MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def splitmix64(seed, k):
+    """Output number k (an array of them) of SplitMix64 started from state seed:
+    the state after k + 1 golden-ratio steps, then the finaliser. uint64 array
+    arithmetic wraps, as the C does."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.asarray(k, np.uint64) + np.uint64(1)) * np.uint64(_GOLDEN)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX1)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX2)
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_keep(seed, p, n, first=0):
+    """Which of the flat elements first .. first + n - 1 dropout(..., p, seed)
+    keeps: those whose 32-bit draw, the low (even position) or high (odd) half
+    of splitmix64(seed, position // 2), is at least floor(p * 2**32)."""
+    i = np.arange(first, first + n, dtype=np.uint64)
+    bits = splitmix64(seed, i >> np.uint64(1))
+    u32 = np.where(i & np.uint64(1), bits >> np.uint64(32), bits & np.uint64(0xFFFFFFFF))
+    return u32 >= np.uint64(int(p * 2**32))
+
+
+def dropout(x, mask, p):
+    """x / (1 - p) where mask is set, else 0, in float64 with the scale rounded
+    to x's dtype first (what one multiply by a float mask gives)."""
+    x = np.asarray(x)
+    scale = float(x.dtype.type(1 / (1 - p))) if p < 1 else 0.0
+    return np.where(mask != 0, x.astype(np.float64) * scale, 0.0)

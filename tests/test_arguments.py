@@ -179,3 +179,45 @@ def test_memo_keeps_results_and_empties_when_full():
     assert memo.get(("a",)) == 1
     memo.put(("c",), 3)
     assert memo.get(("a",)) is None and memo.get(("c",)) == 3
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0, 0.0), (1, 1.0), (0.25, 0.25), (np.float32(0.5), 0.5), (np.float64(1.0), 1.0),
+    (np.int64(0), 0.0), (-0.0, 0.0),
+])
+def test_probability_accepts_ints_and_floats_in_range(value, expected):
+    result = args.probability("p", value)
+    assert result == expected and type(result) is float
+
+
+@pytest.mark.parametrize("value", [-1e-300, 1.0000001, 2, -1, 10**400, float("nan"), float("inf")])
+def test_probability_refuses_values_outside_0_1(value):
+    with pytest.raises(ValueError, match=r"p must be a probability in \[0, 1\]"):
+        args.probability("p", value)
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(False), "0.5", None, [0.5], np.array(0.5), 0.5j])
+def test_probability_refuses_other_types(value):
+    with pytest.raises(TypeError, match=r"p must be a probability in \[0, 1\]"):
+        args.probability("p", value)
+
+
+def test_uint64_value():
+    assert args.uint64_value("seed", 0) == 0
+    assert args.uint64_value("seed", 2**64 - 1) == 2**64 - 1
+    assert type(args.uint64_value("seed", np.uint64(2**64 - 1))) is int
+    for bad in (-1, 2**64, np.int64(-5)):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*64\)"):
+            args.uint64_value("seed", bad)
+    for bad in (1.0, True, "3", None):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            args.uint64_value("seed", bad)
+
+
+def test_check_mask():
+    args.check_mask(np.zeros((2, 3), np.uint8), (2, 3))
+    with pytest.raises(TypeError, match="mask must be a uint8 array .* got dtype bool"):
+        args.check_mask(np.zeros((2, 3), bool), (2, 3))
+    with pytest.raises(ValueError, match=r"mask must have the shape of grad_output \(2, 3\), "
+                                         r"got \(3, 2\)"):
+        args.check_mask(np.zeros((3, 2), np.uint8), (2, 3))

@@ -4,6 +4,7 @@ itself (accumulation, dtypes, containers) and LeNet-5 end to end."""
 import numpy as np
 import pytest
 
+from cconv import functional as F
 from cconv import nn
 from conftest import DTYPES, assert_close
 
@@ -200,6 +201,7 @@ def test_dropout_training_is_inverted_and_backward_uses_the_mask(rng):
     x = np.ones((200, 500), np.float32)
     out = m.forward(x)
     kept = out != 0
+    np.testing.assert_array_equal(kept, m.mask == 1)
     assert abs(kept.mean() - 0.7) < 0.01
     np.testing.assert_allclose(out[kept], 1 / 0.7, rtol=1e-6)
     g = images(rng, x.shape, np.float32)
@@ -219,16 +221,34 @@ def test_dropout_is_identity_in_evaluate_mode_and_for_p0(rng):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("p", [0.25, 0.3, 1.0])
-def test_dropout_mask_is_the_scaled_keep_mask_bit_for_bit(dtype, p):
+def test_dropout_draws_one_seed_per_forward_and_scales_the_kept(dtype, p):
     x = images(np.random.default_rng(1), (64, 50), dtype)
     m = nn.Dropout(p, rng=np.random.default_rng(5))
-    out = m.forward(x)
-    keep = np.random.default_rng(5).random(x.shape, dtype=np.float32) >= p
-    mask = keep.astype(dtype)
-    mask *= 1 / (1 - p) if p < 1 else 0.0
-    assert m.mask.dtype == dtype
-    np.testing.assert_array_equal(m.mask, mask)
-    np.testing.assert_array_equal(out, x * mask)
+    seeds = np.random.default_rng(5)
+    scale = dtype(1 / (1 - p)) if p < 1 else 0
+    masks = []
+    for _ in range(2):
+        out = m.forward(x)
+        expected, mask = F.dropout(x, p, int(seeds.integers(2**63)))
+        assert m.mask.dtype == np.uint8 and out.dtype == dtype
+        np.testing.assert_array_equal(m.mask, mask)
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(out, x * m.mask * scale)
+        g = images(np.random.default_rng(2), x.shape, dtype)
+        np.testing.assert_array_equal(m.backward(x, g), g * m.mask * scale)
+        masks.append(m.mask)
+    assert p == 1 or not np.array_equal(*masks)     # a fresh mask each forward
+
+
+def test_dropout_follows_numpy_promotion():
+    m = nn.Dropout(0.5, rng=np.random.default_rng(0))
+    assert m.forward(np.ones((4, 5), np.uint8)).dtype == np.float32
+    assert m.forward(np.ones((4, 5), np.int64)).dtype == np.float64
+    x64, g32 = np.ones((4, 5), np.float64), np.ones((4, 5), np.float32)
+    assert m.forward(x64).dtype == np.float64
+    assert m.backward(x64, g32).dtype == np.float64     # g32 * a float64 mask, as before
+    assert m.forward(g32).dtype == np.float32
+    assert m.backward(g32, g32).dtype == np.float32
 
 
 def test_dropout_masks_repeat_after_np_random_seed():

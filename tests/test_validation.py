@@ -259,6 +259,7 @@ def _all_calls(dtype):
     # linear over x's last axis: weight (5, W), grad_output x.shape[:-1] + (5,)
     lw = np.linspace(-1, 1, 5 * X.shape[-1]).reshape(5, -1).astype(dtype)
     lgy = np.linspace(-2, 2, x.size // X.shape[-1] * 5).reshape(x.shape[:-1] + (5,)).astype(dtype)
+    mask = F.dropout(x, 0.5, 1)[1]
     calls = {
         "conv2d": lambda: F.conv2d(x, w, b, padding=(1, 0), groups=2),
         "conv2d_backward": lambda: F.conv2d_backward(gy, x, w, groups=2),
@@ -272,8 +273,10 @@ def _all_calls(dtype):
         "relu_backward": lambda: F.relu_backward(x, x),
         "linear": lambda: F.linear(x, lw, lw[:, 0].copy()),
         "linear_backward": lambda: F.linear_backward(lgy, x, lw),
+        "dropout": lambda: F.dropout(x, 0.5, 1),
+        "dropout_backward": lambda: F.dropout_backward(x, mask, 0.5),
     }
-    return calls, [x, w, b, gy, p, col, idx, lw, lgy]
+    return calls, [x, w, b, gy, p, col, idx, lw, lgy, mask]
 
 
 def _as_tuple(result):
@@ -296,7 +299,7 @@ def _variants(a):
 def test_outputs_are_new_c_contiguous_arrays_of_the_input_dtype(name, dtype):
     for out in _as_tuple(_all_calls(dtype)[0][name]()):
         assert out.flags.c_contiguous and out.flags.writeable and out.flags.owndata
-        assert out.dtype in (np.dtype(dtype), np.dtype(np.int64))
+        assert out.dtype in (np.dtype(dtype), np.dtype(np.int64), np.dtype(np.uint8))
 
 
 @pytest.mark.parametrize("variant", ["readonly", "fortran", "strided", "bigendian"])
@@ -310,15 +313,19 @@ def test_unusual_layouts_give_the_contiguous_result_and_stay_untouched(variant):
         (F.max_pool2d(vx, 2, return_indices=True), F.max_pool2d(x, 2, return_indices=True)),
         (F.avg_pool2d(vx, 3, 1, 1), F.avg_pool2d(x, 3, 1, 1)),
         (F.im2col(vx, 2, 3, 2, 1), F.im2col(x, 2, 3, 2, 1)),
+        (F.dropout(vx, 0.3, 2), F.dropout(x, 0.3, 2)),
     ]
     idx = F.max_pool2d(x, 2, return_indices=True)[1]
     vidx = _variants(idx)[variant]
     vp = _variants(P)[variant]
     vcol = _variants(COL)[variant]
+    mask = F.dropout(x, 0.3, 2)[1]
+    vmask = _variants(mask)[variant]
     pairs += [
         (F.max_pool2d_backward(vp, vidx, x.shape), F.max_pool2d_backward(P, idx, x.shape)),
         (F.avg_pool2d_backward(vp, x.shape, 2), F.avg_pool2d_backward(P, x.shape, 2)),
         (F.col2im(vcol, x.shape, 3, 3), F.col2im(COL, x.shape, 3, 3)),
+        (F.dropout_backward(vx, vmask, 0.3), F.dropout_backward(x, mask, 0.3)),
     ]
     for got, expected in pairs:
         for g, e in zip(_as_tuple(got), _as_tuple(expected)):

@@ -28,4 +28,6 @@ for path in paths:
         a = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)
         F.avg_pool2d_backward(a, x.shape, 3, 2, 1, count_include_pad=False)
         F.col2im(F.im2col(x, 3, 3, 2, 1), x.shape, 3, 3, 2, 1)
+        d, mask = F.dropout(x[0, 1, :, ::2], 0.3, 5)    # strided, an odd length (55)
+        F.dropout_backward(d, mask, 0.3)
 print("smoke ok:", ", ".join(paths), "| threads:", cconv.get_num_threads())
