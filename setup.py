@@ -20,6 +20,14 @@ CSRC = os.path.join("cconv", "csrc")
 C_SOURCES = sorted(
     os.path.join(CSRC, name) for name in os.listdir(CSRC) if name.endswith(".c")
 )
+# Headers and the type-generic .inc bodies: build_ext rebuilds only when a
+# source or one of these is newer than the extension, so an edit to a header
+# or an .inc alone must count too.
+C_DEPENDS = sorted(
+    os.path.join(folder, name)
+    for folder in (CSRC, os.path.join(CSRC, "generic"))
+    for name in os.listdir(folder) if name.endswith((".h", ".inc"))
+)
 
 OPENMP_PROBE = textwrap.dedent(
     """
@@ -99,6 +107,7 @@ extensions = [
         "cconv._kernels",
         sources=[os.path.join("cconv", "_kernels.pyx")] + C_SOURCES,
         include_dirs=[numpy.get_include(), CSRC],
+        depends=C_DEPENDS,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
 ]
