@@ -130,7 +130,9 @@ def run_linear_forward(const floating[:, ::1] x, const floating[:, ::1] weight,
                        const floating[::1] bias, floating[:, ::1] out):
     cdef int status
     with nogil:
+        cconv_enter_call()
         status = linear_forward(x, weight, bias, out)
+        cconv_leave_call()
     _raise_on_failure(status)
 
 
@@ -141,10 +143,12 @@ def run_linear_backward(const floating[:, ::1] grad_output, const floating[:, ::
     """The wanted gradients; grad_weight / grad_bias are added to when `accumulate`."""
     cdef int status = 0
     with nogil:
+        cconv_enter_call()
         if want_input:
             status = linear_backward_input(grad_output, weight, grad_input)
         if want_weight and status == 0:
             status = linear_backward_weight(grad_output, x, grad_weight, accumulate)
         if want_bias and status == 0:
             status = linear_backward_bias(grad_output, grad_bias, accumulate)
+        cconv_leave_call()
     _raise_on_failure(status)

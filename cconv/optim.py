@@ -7,6 +7,8 @@ the variable's position in that traversal, so `state` can be kept across calls.
 """
 import numpy as np
 
+from cconv import _kernels
+
 __all__ = ["sgd_momentum", "adam_optimizer"]
 
 
@@ -52,6 +54,19 @@ def _blocks(*arrays):
     return (tuple(a[start:start + BLOCK] for a in flat) for start in range(0, size, BLOCK))
 
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compiled(variable, gradient, velocity):
+    """True when the compiled update applies: one native float dtype,
+    C-contiguous arrays, the variable and velocity writeable."""
+    dtype = variable.dtype
+    return (dtype in _KERNEL_DTYPES and gradient.dtype == dtype and velocity.dtype == dtype
+            and variable.flags.c_contiguous and gradient.flags.c_contiguous
+            and velocity.flags.c_contiguous and variable.flags.writeable
+            and velocity.flags.writeable and variable.size > 0)
+
+
 def _require(config, keys):
     missing = [key for key in keys if key not in config]
     if missing:
@@ -67,10 +82,18 @@ def sgd_momentum(variables, gradients, config, state):
     _require(config, ("learning_rate", "momentum"))
     lr, momentum = config["learning_rate"], config["momentum"]
     accumulated = state.setdefault("accumulated_grads", {})
+    # Python numbers take the arrays' dtype in NumPy's arithmetic, as in the
+    # kernel; a NumPy float64 scalar would promote the products instead
+    weak_scalars = type(lr) in (float, int) and type(momentum) in (float, int)
     for index, (variable, gradient) in _pairs(variables, gradients):
         velocity = accumulated.get(index)
         if velocity is None:
             velocity = accumulated[index] = np.zeros_like(variable)
+        if weak_scalars and _compiled(variable, gradient, velocity):
+            # one compiled pass, bitwise the NumPy updates below
+            _kernels.run_sgd_momentum(variable.reshape(-1), gradient.reshape(-1),
+                                      velocity.reshape(-1), lr, momentum)
+            continue
         # the same three updates on each block: memory is read once, not 4x
         for v, g, x in _blocks(velocity, gradient, variable):
             v *= momentum

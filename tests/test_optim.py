@@ -139,3 +139,22 @@ def test_shape_errors_leave_every_variable_untouched(rng):
                      {"learning_rate": 0.1, "momentum": 0.9}, {})
     for v, b in zip(variables, before):
         np.testing.assert_array_equal(v, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 1000, 300_001])   # the last is threaded in chunks
+@pytest.mark.parametrize("lr", [0.013, np.float64(0.013)])  # a NumPy scalar promotes
+def test_compiled_update_is_bitwise_numpys(rng, dtype, size, lr):
+    variable = rng.standard_normal(size).astype(dtype)
+    gradients = [rng.standard_normal(size).astype(dtype) for _ in range(3)]
+    expected, velocity = variable.copy(), np.zeros(size, dtype)
+    config, state = {"learning_rate": lr, "momentum": 0.87}, {}
+    for g in gradients:
+        sgd_momentum([variable], [g], config, state)
+        velocity *= 0.87
+        velocity += lr * g
+        expected -= velocity
+    assert variable.dtype == dtype
+    np.testing.assert_array_equal(variable, expected)
+    np.testing.assert_array_equal(state["accumulated_grads"][0], velocity)
+    np.testing.assert_array_equal(gradients[-1], gradients[-1].copy())
