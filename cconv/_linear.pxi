@@ -19,11 +19,9 @@ cdef extern from "matmul.h" nogil:
                                 int64_t n_begin, int64_t n_end, int accumulate,
                                 double *workspace)
 
-# Rows of C per work item at most (A's 120 x KC block stays in L2), in
-# multiples of the widest tile's 12 rows; columns per item when B must be
-# packed: its KC x 256 block (256 KiB fp32) in L2 too.
+# Rows of C per work item in multiples of the widest tile's 12 rows; columns
+# per item when B must be packed: its KC x 256 block (256 KiB fp32) in L2.
 cdef enum:
-    MATMUL_MC = 120
     MATMUL_ROW_STEP = 12
     MATMUL_NC_PACKED = 256
 
@@ -34,8 +32,7 @@ cdef int matmul(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
                 floating *c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
     """C[M x N] (+)= A[M x K] * B[K x N] (+ bias[j] in column j unless
     accumulating; bias may be NULL), A and B through element strides, C
-    row-major. Items are blocks of C: rows first, then columns until every
-    thread has a few."""
+    row-major. Items are blocks of C."""
     cdef Py_ssize_t nr = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
     cdef bint pack_b = b_cs != 1
     cdef Py_ssize_t m_block, m_blocks, n_block, n_blocks, items, item, mb, nb, ws_size
@@ -43,14 +40,18 @@ cdef int matmul(Py_ssize_t M, Py_ssize_t N, Py_ssize_t K,
     cdef int failures = 0
     if M == 0 or N == 0:
         return 0
-    m_blocks = ceil_div(M, MATMUL_MC)
-    m_block = ceil_div(ceil_div(M, m_blocks), MATMUL_ROW_STEP) * MATMUL_ROW_STEP
-    m_blocks = ceil_div(M, m_block)
-    n_blocks = max(1, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD, m_blocks))
+    # Columns first: an item's A rows are read in place whatever its rows, so
+    # rows are split only to feed the threads (when B is packed, every row
+    # block packs its columns of B again: split rows only as far as needed).
+    n_blocks = min(cconv_max_threads() * ITEMS_PER_THREAD, ceil_div(N, nr))
     n_block = ceil_div(ceil_div(N, n_blocks), nr) * nr
     if pack_b:
         n_block = min(n_block, MATMUL_NC_PACKED)
     n_blocks = ceil_div(N, n_block)
+    m_blocks = ceil_div(cconv_max_threads() * (1 if pack_b else ITEMS_PER_THREAD), n_blocks)
+    m_blocks = max(1, min(m_blocks, ceil_div(M, MATMUL_ROW_STEP)))
+    m_block = ceil_div(ceil_div(M, m_blocks), MATMUL_ROW_STEP) * MATMUL_ROW_STEP
+    m_blocks = ceil_div(M, m_block)
     items = m_blocks * n_blocks
     if floating is float:
         ws_size = cconv_matmul_workspace_size_f32(n_block, pack_b)
