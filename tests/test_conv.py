@@ -95,6 +95,8 @@ CASES = [
     # with row tails (OW 22, 33), K past one 6-channel tile, 3 of 4 taps
     Conv("pixel-lanes-K7-dilated", 33, 3, 11, 21, 7, 3, 2, padding=(2, 1), dilation=(2, 1)),
     Conv("pixel-lanes-K13-OW33", 40, 2, 5, 35, 13, 1, 3, bias=False),
+    # strided, small images: im2col tiles across image boundaries (9 x 25 pixels)
+    Conv("batched-small-images", 9, 5, 9, 9, 70, 3, 3, stride=2, padding=1),
 ]
 CASE_IDS = [case.name for case in CASES]
 

@@ -39,6 +39,13 @@ typedef struct cconv_conv2d_geometry {
                                          const REAL *packed, const REAL *bias, REAL *y,  \
                                          int64_t pixel_begin, int64_t pixel_end,         \
                                          REAL *workspace);                               \
+    /* forward of small images: pixels of consecutive images in one axis */            \
+    int64_t cconv_conv2d_forward_batched_workspace_size_##SFX(                           \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_forward_batched_tile_##SFX(                                        \
+        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_image_stride,           \
+        const REAL *packed, const REAL *bias, REAL *y, int64_t y_image_stride,           \
+        int64_t gp_begin, int64_t gp_end, REAL *workspace);                              \
     /* backward input: transposed weights packed per block of input channels */         \
     int64_t cconv_conv2d_backward_input_packed_size_##SFX(                               \
         const cconv_conv2d_geometry *g, int64_t channels_per_block);                     \
