@@ -36,6 +36,9 @@ fi
 # an uninstrumented build, so valgrind sees the kernels as shipped
 (cd "$work" && rm -rf build cconv/*.so && python setup.py -q build_ext --inplace > build2.log 2>&1)
 # PYTHONPATH: the script's own folder comes first on sys.path, not the cwd
+# the interpreter itself: `python` may be a launcher script (pyenv's shim),
+# and valgrind would then check the shell and let Python run untraced
+python_bin=$(python -c 'import sys; print(sys.executable)')
 (cd "$work" && PYTHONPATH="$work" PYTHONMALLOC=malloc valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
-    --suppressions="$repo/tools/valgrind-python.supp" python "$repo/tools/valgrind_smoke.py")
+    --suppressions="$repo/tools/valgrind-python.supp" "$python_bin" "$repo/tools/valgrind_smoke.py")
 echo "valgrind: no invalid reads or writes"

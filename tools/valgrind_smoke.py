@@ -4,6 +4,7 @@ folder whose cconv/ holds the build to check)."""
 import numpy as np
 
 import cconv
+import cconv.optim
 from cconv import _kernels
 from cconv import functional as F
 
@@ -30,4 +31,15 @@ for path in paths:
         F.col2im(F.im2col(x, 3, 3, 2, 1), x.shape, 3, 3, 2, 1)
         d, mask = F.dropout(x[0, 1, :, ::2], 0.3, 5)    # strided, an odd length (55)
         F.dropout_backward(d, mask, 0.3)
+        # first-layer dW with pixels in the lanes (batch > 16), strided small
+        # images through tiles across image boundaries
+        xb = rng.standard_normal((17, 1, 7, 9)).astype(dtype)
+        wb = rng.standard_normal((6, 1, 3, 3)).astype(dtype)
+        F.conv2d_backward(F.conv2d(xb, wb, padding=1), xb, wb, padding=1)
+        F.conv2d(xb, wb, stride=2, padding=1)
+        # Linear (a transposed operand packed, tails of every tile) and SGD
+        lx, lw = rng.standard_normal((13, 70)).astype(dtype), rng.standard_normal((9, 70)).astype(dtype)
+        ly = F.linear(lx, lw, np.ones(9, dtype))
+        F.linear_backward(ly, lx, lw, add_to=(np.zeros_like(lw), np.zeros(9, dtype)))
+        cconv.optim.sgd_momentum([lw], [lw.copy()], {"learning_rate": 0.1, "momentum": 0.9}, {})
 print("smoke ok:", ", ".join(paths), "| threads:", cconv.get_num_threads())
