@@ -13,6 +13,7 @@ Python floats works, but a list of ints becomes an int64 array and is refused.
 Non-contiguous, Fortran-order and read-only inputs work; inputs are never
 modified and outputs never alias them. Only the batch dimension may be empty.
 """
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -604,7 +605,7 @@ def _check_linear(x, weight):
     if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"x must have shape (..., in_features={weight.shape[1]}) to match "
                          f"weight {weight.shape}, got {x.shape}")
-    rows = int(np.prod(x.shape[:-1], dtype=np.int64))
+    rows = math.prod(x.shape[:-1])   # not np.prod: ~5 us a call, twice a layer a step
     return rows, weight.shape[1], weight.shape[0]
 
 
