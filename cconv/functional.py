@@ -46,6 +46,16 @@ _GRAD_LAYOUTS = {"NCHW": "(N, K, OH, OW)", "NHWC": "(N, OH, OW, K)"}
 _FILTER_LAYOUTS = {"NCHW": "(K, C/groups, R, S)", "NHWC": "(R, S, C/groups, K) (HWIO)"}
 
 
+def _with_bias(x, weight, bias):
+    """x, weight and bias (or None) as arrays, and the one float dtype they share."""
+    x = args.as_array("x", x)
+    weight = args.as_array("weight", weight)
+    arrays = {"x": x, "weight": weight}
+    if bias is not None:
+        bias = arrays["bias"] = args.as_array("bias", bias)
+    return x, weight, bias, args.float_dtype(**arrays)
+
+
 def _check_input(name, x, fmt="NCHW"):
     """x as a 4-D float array whose channel and spatial sizes are non-zero."""
     args.check_ndim(name, x, _LAYOUTS[fmt])
@@ -149,12 +159,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, data
     (in NCHW order [[0, 0], [0, 0], [top, bottom], [left, right]]).
     """
     fmt = _layout.data_format(data_format)
-    x = args.as_array("x", x)
-    weight = args.as_array("weight", weight)
-    arrays = {"x": x, "weight": weight}
-    if bias is not None:
-        bias = arrays["bias"] = args.as_array("bias", bias)
-    dtype = args.float_dtype(**arrays)
+    x, weight, bias, dtype = _with_bias(x, weight, bias)
     geometry = _check_conv2d(x, weight, stride, padding, dilation, groups, dtype.itemsize, fmt)
     k = _layout.weight_to_kcrs_shape(weight.shape, fmt)[0]
     if bias is None:
@@ -614,12 +619,7 @@ def linear(x, weight, bias=None):
     weight (out_features, in_features), bias (out_features,) or None; returns
     (..., out_features). Computed by cconv's own kernels on its threads, not by
     NumPy's BLAS."""
-    x = args.as_array("x", x)
-    weight = args.as_array("weight", weight)
-    arrays = {"x": x, "weight": weight}
-    if bias is not None:
-        bias = arrays["bias"] = args.as_array("bias", bias)
-    dtype = args.float_dtype(**arrays)
+    x, weight, bias, dtype = _with_bias(x, weight, bias)
     rows, n_in, n_out = _check_linear(x, weight)
     if bias is None:
         bias = np.empty((0,), dtype)    # the kernels' "no bias"

@@ -34,24 +34,15 @@ static void dropout_draws(uint32_t *u, uint64_t seed, uint64_t pair, int64_t pai
     }
 }
 
-/* v where keep is 1, +0 where it is 0. */
-static inline float dropout_keep_f32(float v, uint32_t keep) {
-    uint32_t b;
-    memcpy(&b, &v, sizeof b);
-    b &= (uint32_t)0 - keep;
-    memcpy(&v, &b, sizeof b);
-    return v;
-}
-
-static inline double dropout_keep_f64(double v, uint64_t keep) {
-    uint64_t b;
-    memcpy(&b, &v, sizeof b);
-    b &= (uint64_t)0 - keep;
-    memcpy(&v, &b, sizeof b);
-    return v;
-}
-
 #define DROPOUT_KERNELS(SFX, REAL, UINT)                                                   \
+    /* v where keep is 1, +0 where it is 0 */                                             \
+    static inline REAL dropout_keep_##SFX(REAL v, UINT keep) {                            \
+        UINT b;                                                                           \
+        memcpy(&b, &v, sizeof b);                                                         \
+        b &= (UINT)0 - keep;                                                              \
+        memcpy(&v, &b, sizeof b);                                                         \
+        return v;                                                                         \
+    }                                                                                     \
     static void dropout_apply_##SFX(const REAL *x, REAL *out, uint8_t *mask,              \
                                     const uint32_t *u, int64_t n, uint32_t threshold,     \
                                     REAL scale) {                                         \
