@@ -46,10 +46,14 @@ cdef int relu_backward(const floating[::1] grad_output, const floating[::1] x,
 
 def run_relu_forward(const floating[::1] x, floating[::1] out):
     with nogil:
+        cconv_enter_call()   # share the thread budget with concurrent calls
         relu_forward(x, out)
+        cconv_leave_call()
 
 
 def run_relu_backward(const floating[::1] grad_output, const floating[::1] x,
                       floating[::1] grad_input):
     with nogil:
+        cconv_enter_call()
         relu_backward(grad_output, x, grad_input)
+        cconv_leave_call()
