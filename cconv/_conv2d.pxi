@@ -38,6 +38,7 @@ cdef extern from "cconv.h" nogil:
                                                int64_t x_image_stride, const double *packed,
                                                const double *bias, double *y, int64_t y_image_stride,
                                                int64_t gp_begin, int64_t gp_end, double *ws)
+    int cconv_conv2d_im2col_is_input(const cconv_conv2d_geometry *g)
 
     int64_t cconv_conv2d_backward_input_packed_size_f32(const cconv_conv2d_geometry *g, int64_t cpb)
     int64_t cconv_conv2d_backward_input_packed_size_f64(const cconv_conv2d_geometry *g, int64_t cpb)
@@ -205,10 +206,8 @@ cdef int forward_im2col_items(const floating[:, :, :, ::1] x, const floating *pa
     cdef Py_ssize_t blocks, block, items, item, n, gi, b, ws_size
     cdef floating *ws
     cdef int failures = 0
-    cdef bint identity = (g.kernel_h == 1 and g.kernel_w == 1 and g.stride_h == 1
-                          and g.stride_w == 1 and g.pad_top == 0 and g.pad_left == 0
-                          and g.out_h == g.in_h and g.out_w == g.in_w)
-    if groups == 1 and N > 1 and P % nr != 0 and P <= BATCHED_PIXELS and not identity:
+    if (groups == 1 and N > 1 and P % nr != 0 and P <= BATCHED_PIXELS
+            and not cconv_conv2d_im2col_is_input(g)):
         return forward_batched_items(x, packed, bias, out, g)
     if floating is float:
         ws_size = cconv_conv2d_forward_workspace_size_f32(g)

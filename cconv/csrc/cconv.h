@@ -124,6 +124,13 @@ typedef struct cconv_conv2d_geometry {
 CCONV_DECLARE_CONV2D(float, f32)
 CCONV_DECLARE_CONV2D(double, f64)
 
+/* A 1x1, stride-1, unpadded conv's im2col matrix is x itself: the forward
+ * reads it in place. */
+static inline int cconv_conv2d_im2col_is_input(const cconv_conv2d_geometry *g) {
+    return g->kernel_h == 1 && g->kernel_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+}
+
 /* Stride 1, float, few output channels: dW += the gradient of n_images images
  * (x, grad_output one group's, *_image_stride apart), pixels in the lanes. */
 int64_t cconv_conv2d_backward_weight_rows_workspace_size_f32(const cconv_conv2d_geometry *g);

@@ -29,6 +29,8 @@
 /* The same for the 64-float tiles of AVX-512: 128 x 64 x 4 B = 32 KiB fits a
  * 48 KiB L1D (256 deep, 1x1 convs ran 1.5x torch's time; 128: 1.2x). */
 #define CCONV_KC_WIDE 128
+/* The depth for a tile of tile_nr columns (nr: the vector-pair width). */
+#define CCONV_KC_FOR_TILE(tile_nr, nr) ((tile_nr) > (nr) ? CCONV_KC_WIDE : CCONV_KC)
 
 /* Forward: pixels per packed im2col block. The KC x NC block (128 KiB fp32)
  * sits in L2 and is walked in NR-wide sub-panels; packing whole blocks rather
