@@ -438,39 +438,28 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
     return -1 if failures else 0
 
 
-cdef inline double plane_sum(const floating *plane, Py_ssize_t P) noexcept nogil:
-    """Sum in double over four independent chains: one chain waits out the
-    add latency on every element (4x slower on a 300k-element bias)."""
-    cdef double s0 = 0, s1 = 0, s2 = 0, s3 = 0
-    cdef Py_ssize_t p = 0
-    while p + 4 <= P:
-        s0 = s0 + plane[p]
-        s1 = s1 + plane[p + 1]
-        s2 = s2 + plane[p + 2]
-        s3 = s3 + plane[p + 3]
-        p += 4
-    while p < P:
-        s0 = s0 + plane[p]
-        p += 1
-    return (s0 + s1) + (s2 + s3)
+cdef extern from "plane_sum.h" nogil:
+    double cconv_plane_sum_f32(const float *first, int64_t planes, int64_t stride, int64_t n)
+    double cconv_plane_sum_f64(const double *first, int64_t planes, int64_t stride, int64_t n)
 
 
 cdef int conv2d_backward_bias(const floating[:, :, :, ::1] grad_output,
                               floating[::1] grad_bias) noexcept nogil:
     cdef Py_ssize_t N = grad_output.shape[0], K = grad_output.shape[1]
     cdef Py_ssize_t P = grad_output.shape[2] * grad_output.shape[3]
-    cdef Py_ssize_t k, n
-    cdef double total  # fp32 sums over N*P terms lose digits; sum in double
-    if P == 0:
+    cdef Py_ssize_t k
+    if N == 0 or P == 0:
         for k in range(K):
             grad_bias[k] = 0
         return 0
-    # split channels over threads once there are enough elements to pay for it
-    for k in prange(K, num_threads=threads_for(K if N * P >= 16384 else 1), schedule='static'):
-        total = 0
-        for n in range(N):
-            total = total + plane_sum(&grad_output[n, k, 0, 0], P)
-        grad_bias[k] = <floating> total
+    # fp32 sums over N*P terms lose digits: each channel sums in double.
+    # Channels split over threads once there are enough elements to pay for it.
+    cdef int threads = threads_for(K if N * P * K >= 2 * ELEMENTWISE_CHUNK else 1)
+    for k in prange(K, num_threads=threads, schedule='static'):
+        if floating is float:
+            grad_bias[k] = <float>cconv_plane_sum_f32(&grad_output[0, k, 0, 0], N, K * P, P)
+        else:
+            grad_bias[k] = cconv_plane_sum_f64(&grad_output[0, k, 0, 0], N, K * P, P)
     return 0
 
 

@@ -23,30 +23,32 @@ cdef int dropout_forward(const floating[::1] x, floating[::1] out, uint8_t[::1] 
     """out = x * scale where the draw of (seed, offset + i) is >= threshold,
     else 0; mask = 1 where kept, else 0. offset: the position of x[0] in the
     array the mask is drawn for (0 for a whole array)."""
-    cdef Py_ssize_t n = x.shape[0], chunks = ceil_div(n, ELEMENTWISE_CHUNK), c, start
-    for c in prange(chunks, schedule="static", num_threads=threads_for(chunks)):
-        start = c * ELEMENTWISE_CHUNK
+    cdef Py_ssize_t n = x.shape[0], span = elementwise_span(n), c, start
+    cdef Py_ssize_t spans = ceil_div(n, span)
+    for c in prange(spans, schedule="static", num_threads=threads_for(spans)):
+        start = c * span
         if floating is float:
             cconv_dropout_forward_f32(&x[start], &out[start], &mask[start], offset + start,
-                                      min(ELEMENTWISE_CHUNK, n - start), seed, threshold, scale)
+                                      min(span, n - start), seed, threshold, scale)
         else:
             cconv_dropout_forward_f64(&x[start], &out[start], &mask[start], offset + start,
-                                      min(ELEMENTWISE_CHUNK, n - start), seed, threshold, scale)
+                                      min(span, n - start), seed, threshold, scale)
     return 0
 
 
 cdef int dropout_backward(const floating[::1] grad_output, const uint8_t[::1] mask,
                           floating[::1] grad_input, double scale) noexcept nogil:
     """grad_input = grad_output * scale where mask is non-zero, else 0."""
-    cdef Py_ssize_t n = grad_output.shape[0], chunks = ceil_div(n, ELEMENTWISE_CHUNK), c, start
-    for c in prange(chunks, schedule="static", num_threads=threads_for(chunks)):
-        start = c * ELEMENTWISE_CHUNK
+    cdef Py_ssize_t n = grad_output.shape[0], span = elementwise_span(n), c, start
+    cdef Py_ssize_t spans = ceil_div(n, span)
+    for c in prange(spans, schedule="static", num_threads=threads_for(spans)):
+        start = c * span
         if floating is float:
             cconv_dropout_backward_f32(&grad_output[start], &mask[start], &grad_input[start],
-                                       min(ELEMENTWISE_CHUNK, n - start), scale)
+                                       min(span, n - start), scale)
         else:
             cconv_dropout_backward_f64(&grad_output[start], &mask[start], &grad_input[start],
-                                       min(ELEMENTWISE_CHUNK, n - start), scale)
+                                       min(span, n - start), scale)
     return 0
 
 

@@ -13,15 +13,16 @@ cdef extern from "optim.h" nogil:
 cdef int sgd_momentum(floating[::1] x, const floating[::1] g, floating[::1] v,
                       floating learning_rate, floating momentum) noexcept nogil:
     """v = momentum * v + learning_rate * g; x -= v (every step rounded to floating)."""
-    cdef Py_ssize_t n = x.shape[0], chunks = ceil_div(n, ELEMENTWISE_CHUNK), c, start
-    for c in prange(chunks, schedule="static", num_threads=threads_for(chunks)):
-        start = c * ELEMENTWISE_CHUNK
+    cdef Py_ssize_t n = x.shape[0], span = elementwise_span(n), c, start
+    cdef Py_ssize_t spans = ceil_div(n, span)
+    for c in prange(spans, schedule="static", num_threads=threads_for(spans)):
+        start = c * span
         if floating is float:
             cconv_sgd_momentum_f32(&x[start], &g[start], &v[start],
-                                   min(ELEMENTWISE_CHUNK, n - start), learning_rate, momentum)
+                                   min(span, n - start), learning_rate, momentum)
         else:
             cconv_sgd_momentum_f64(&x[start], &g[start], &v[start],
-                                   min(ELEMENTWISE_CHUNK, n - start), learning_rate, momentum)
+                                   min(span, n - start), learning_rate, momentum)
     return 0
 
 
