@@ -138,6 +138,7 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
  * one B load; 64-wide ones run as two 6-row halves (24 accumulators each). */
 #define DEFINE_INDIRECT_A_KERNELS(PREFIX)                                                 \
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x1, 12, 1, 0)                                        \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x1_full, 12, 1, 1)                                   \
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x2, 12, 2, 0)                                        \
     DEFINE_INDIRECT_A_BODY(PREFIX##_6x4, 6, 4, 0)                                          \
     DEFINE_INDIRECT_A_BODY(PREFIX##_6x4_full, 6, 4, 1)
@@ -160,6 +161,9 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
         }                                                                                 \
     } else if (n > LANES) {                                                               \
         PREFIX##_12x2(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate); \
+    } else if (n == LANES) {                                                              \
+        PREFIX##_12x1_full(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols,         \
+                           accumulate);                                                   \
     } else {                                                                              \
         PREFIX##_12x1(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate); \
     }
