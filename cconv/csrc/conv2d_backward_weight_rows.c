@@ -31,9 +31,14 @@ int64_t cconv_conv2d_backward_weight_rows_workspace_size_f32(const cconv_conv2d_
     return images_per_chunk(g) * g->channels * padded_h(g) * padded_w(g);
 }
 
-/* xp[c][hp][wp] = x[c][hp - pad_top][wp - pad_left], 0 outside x. */
+/* xp[c][hp][wp] = x[c][hp - pad_top][wp - pad_left], 0 outside x. Each row
+ * is zeros, one copy, zeros: a test per element cost 15% of LeNet conv1's dW. */
 static void pad_image(const cconv_conv2d_geometry *g, const float *x, float *xp) {
     const int64_t hp_n = padded_h(g), wp_n = padded_w(g), H = g->in_h, W = g->in_w;
+    /* padded columns [lo, hi) hold x's columns [lo - pad_left, hi - pad_left) */
+    int64_t lo = g->pad_left < 0 ? 0 : g->pad_left, hi = g->pad_left + W;
+    if (hi > wp_n) hi = wp_n;
+    if (hi < lo) hi = lo;
     for (int64_t c = 0; c < g->channels; c++)
         for (int64_t hp = 0; hp < hp_n; hp++) {
             float *dst = xp + (c * hp_n + hp) * wp_n;
@@ -43,10 +48,9 @@ static void pad_image(const cconv_conv2d_geometry *g, const float *x, float *xp)
                 continue;
             }
             const float *src = x + (c * H + h) * W;
-            for (int64_t wp = 0; wp < wp_n; wp++) {
-                const int64_t w = wp - g->pad_left;
-                dst[wp] = (w >= 0 && w < W) ? src[w] : 0.0f;
-            }
+            memset(dst, 0, sizeof(float) * (size_t)lo);
+            memcpy(dst + lo, src + lo - g->pad_left, sizeof(float) * (size_t)(hi - lo));
+            memset(dst + hi, 0, sizeof(float) * (size_t)(wp_n - hi));
         }
 }
 
