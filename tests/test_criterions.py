@@ -101,6 +101,19 @@ def test_cross_entropy_is_stable_for_huge_logits():
     np.testing.assert_allclose(grad, [[0.5, -0.5, 0], [0, 0, 0]], atol=1e-7)
 
 
+def test_cross_entropy_backward_reuses_the_forward_only_for_the_same_array(rng):
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    labels = rng.integers(0, 4, 6)
+    fresh = nn.CrossEntropyCriterion().backward(x, labels)
+    c = nn.CrossEntropyCriterion()
+    c.forward(x, labels)
+    np.testing.assert_array_equal(c.backward(x, labels), fresh)
+    # another array (even one equal in shape) is computed from its own values
+    y = x[::-1].copy()
+    np.testing.assert_array_equal(c.backward(y, labels),
+                                  nn.CrossEntropyCriterion().backward(y, labels))
+
+
 @pytest.mark.parametrize("criterion", [nn.CrossEntropyCriterion, nn.ClassNLLCriterion])
 def test_bad_targets_raise(criterion):
     x = np.zeros((3, 4))

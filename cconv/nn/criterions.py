@@ -117,8 +117,21 @@ class CrossEntropyCriterion(Criterion):
     Soft targets (rows summing to 1) work too.
     """
 
+    def __init__(self):
+        super().__init__()
+        # (input, log_softmax(input)) of the last forward: the backward that
+        # follows it, on the same array as Torch7's does, reuses the
+        # log-probabilities instead of computing them again
+        self._last = None
+
+    def _log_probabilities(self, input):
+        if self._last is not None and self._last[0] is input:
+            return self._last[1]
+        return log_softmax(input)
+
     def updateOutput(self, input, target):
         log_p = log_softmax(input)
+        self._last = (input, log_p)
         target = np.asarray(target)
         if target.shape == input.shape:
             total = np.vdot(target, log_p)
@@ -129,7 +142,7 @@ class CrossEntropyCriterion(Criterion):
         return self.output
 
     def updateGradInput(self, input, target):
-        grad = np.exp(log_softmax(input))
+        grad = np.exp(self._log_probabilities(input))
         target = np.asarray(target)
         if target.shape == input.shape:
             grad -= target
