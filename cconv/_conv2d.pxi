@@ -70,10 +70,12 @@ cdef extern from "cconv.h" nogil:
     int64_t cconv_conv2d_forward_direct_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
     void cconv_conv2d_forward_direct_rows_f32(const cconv_conv2d_geometry *g, const float *x,
                                               const float *packed, const float *bias, float *y,
-                                              int64_t oh0, int64_t oh1, float *ws)
+                                              int64_t oh0, int64_t oh1, int halo_ready,
+                                              float *ws)
     void cconv_conv2d_forward_direct_rows_f64(const cconv_conv2d_geometry *g, const double *x,
                                               const double *packed, const double *bias, double *y,
-                                              int64_t oh0, int64_t oh1, double *ws)
+                                              int64_t oh0, int64_t oh1, int halo_ready,
+                                              double *ws)
     cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_f32(const cconv_conv2d_geometry *g)
     void cconv_conv2d_backward_input_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
     void cconv_conv2d_backward_input_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
@@ -313,8 +315,13 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
         ws_size = cconv_conv2d_forward_direct_workspace_size_f32(g, rows)
     else:
         ws_size = cconv_conv2d_forward_direct_workspace_size_f64(g, rows)
+    # One block per image: every item pads the same rows, so a workspace
+    # zeroed once keeps its zeros and each item copies only x's cells.
+    cdef bint same_rows = blocks == 1
     with parallel(num_threads=threads_for(items)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
+        if ws != NULL and same_rows:
+            memset(ws, 0, ws_size * sizeof(floating))
         for item in prange(items, schedule='static'):
             if ws == NULL:
                 failures += 1
@@ -326,12 +333,14 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
                     cconv_conv2d_forward_direct_rows_f32(
                         g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                         bias + gi * Kg if bias != NULL else NULL,
-                        &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), ws)
+                        &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), same_rows,
+                        ws)
                 else:
                     cconv_conv2d_forward_direct_rows_f64(
                         g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                         bias + gi * Kg if bias != NULL else NULL,
-                        &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), ws)
+                        &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), same_rows,
+                        ws)
         cconv_aligned_free(ws)
     return failures
 

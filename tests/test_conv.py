@@ -97,6 +97,11 @@ CASES = [
     Conv("pixel-lanes-K13-OW33", 40, 2, 5, 35, 13, 1, 3, bias=False),
     # strided, small images: im2col tiles across image boundaries (9 x 25 pixels)
     Conv("batched-small-images", 9, 5, 9, 9, 70, 3, 3, stride=2, padding=1),
+    # stride 1, one row block per image and several images per thread: each
+    # thread's padded copy keeps its zeros from image to image (position and
+    # channel lanes; the input gradient pads dY by kernel - 1 - padding)
+    Conv("direct-images-share-halo", 7, 3, 9, 8, 5, 3, 3, padding=2),
+    Conv("lanes-K16-images-share-halo", 9, 4, 7, 7, 16, 5, 5, padding=1),
 ]
 CASE_IDS = [case.name for case in CASES]
 
