@@ -426,8 +426,8 @@ AVX2_FMA static inline void transpose_4x4_pd(const double *src, int64_t lds, dou
     AVX2_FMA void NAME(int64_t rows, int64_t cols, const REAL *src, int64_t lds, REAL *dst, \
                        int64_t ldd) {                                                     \
         const int64_t rows_b = rows - rows % B, cols_b = cols - cols % B;                 \
-        for (int64_t i0 = 0; i0 < rows_b; i0 += B)                                        \
-            for (int64_t j0 = 0; j0 < cols_b; j0 += B)                                    \
+        for (int64_t j0 = 0; j0 < cols_b; j0 += B)                                        \
+            for (int64_t i0 = 0; i0 < rows_b; i0 += B)                                    \
                 BLOCK(src + i0 * lds + j0, lds, dst + j0 * ldd + i0, ldd);                \
         for (int64_t i = 0; i < rows; i++) /* the right and bottom edges */               \
             for (int64_t j = i < rows_b ? cols_b : 0; j < cols; j++)                      \
