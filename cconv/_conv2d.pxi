@@ -322,9 +322,8 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
     # whichever thread is free): on these shared machines a neighbour slows
     # one core, and the static split made the other wait at the end (3x3
     # K64 layers, forward and input gradient: 0.90-1.00x the time). Small
-    # ones keep the static split,
-    # whose contiguous images per thread match the layers around them
-    # (LeNet-sized: guided was 1.02-1.06x).
+    # ones keep the static split, whose contiguous images per thread match
+    # the layers around them (LeNet-sized: guided was 1.02-1.06x).
     cdef bint guided = Kg * Cg * g.kernel_h * g.kernel_w * rows * g.out_w >= GUIDED_ITEM_FMAS
     with parallel(num_threads=threads_for(items)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
