@@ -65,14 +65,14 @@ typedef struct cconv_conv2d_geometry {
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *grad_output,          \
         REAL *grad_weight, int64_t k_begin, int64_t k_end, int64_t row_begin,            \
         int64_t row_end, REAL *workspace);                                               \
-    /* stride 1: no im2col; each item covers output rows [oh_begin, oh_end).            \
-     * halo_ready: the workspace's padded copy already holds this item's zeros (a      \
-     * workspace zeroed whole, then items that all cover the same rows) */              \
+    /* stride 1: no im2col; each item covers output rows [oh_begin, oh_end) */           \
     int64_t cconv_conv2d_direct_rows_per_item_##SFX(const cconv_conv2d_geometry *g);     \
     void cconv_conv2d_forward_direct_pack_##SFX(const cconv_conv2d_geometry *g,          \
                                                 const REAL *weight, REAL *packed);       \
     int64_t cconv_conv2d_forward_direct_workspace_size_##SFX(                            \
         const cconv_conv2d_geometry *g, int64_t rows);                                   \
+    /* halo_ready: the workspace's padded copy already holds this item's zeros (a      \
+     * workspace zeroed whole, then items that all cover the same rows) */              \
     void cconv_conv2d_forward_direct_rows_##SFX(                                         \
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *packed,               \
         const REAL *bias, REAL *y, int64_t oh_begin, int64_t oh_end, int halo_ready,     \
