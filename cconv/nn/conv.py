@@ -9,6 +9,7 @@ padding cconv.functional.conv2d takes is accepted.
 import numpy as np
 
 from .. import _layout
+from .. import _prepared
 from .. import functional as F
 from .init import uniform_fan_in
 from .module import Module, compute_dtype
@@ -49,6 +50,19 @@ class Conv2d(Module):
             self.gradb = np.zeros_like(self.b)
         else:
             self.parameter_names, self.grad_names = ("W",), ("gradW",)
+        # the last call's shapes, validated (cconv._prepared); None until then
+        self._call = None
+
+    def _geometry_args(self):
+        return self.stride, self.padding, self.dilation, self.groups, self.data_format
+
+    def _prepared_for(self, input):
+        """The prepared call when input, parameters and geometry still fit it."""
+        call = self._call
+        if call is not None and call.fits(input, self.W, self.b if self.bias else None,
+                                          self._geometry_args()):
+            return call
+        return None
 
     def _geometry(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
@@ -61,11 +75,21 @@ class Conv2d(Module):
         return [None if a is None else a.astype(dtype, copy=False) for a in (input,) + arrays]
 
     def updateOutput(self, input):
-        x, W, b = self._operands(input, self.W, self.b if self.bias else None)
-        self.output = F.conv2d(x, W, b, **self._geometry())
+        b = self.b if self.bias else None
+        call = self._prepared_for(input)
+        if call is not None:
+            self.output = call.forward(input, self.W, b)
+            return self.output
+        x, W, b_cast = self._operands(input, self.W, b)
+        self.output = F.conv2d(x, W, b_cast, **self._geometry())
+        # only the module's own arrays: a call that casts them is never prepared
+        self._call = _prepared.Conv2dCall.prepare(input, self.W, b, self._geometry_args())
         return self.output
 
     def _backward(self, input, gradOutput, output_mask):
+        call = self._prepared_for(input)
+        if call is not None and call.fits_grad_output(gradOutput):
+            return call.backward(gradOutput, input, self.W, output_mask)
         x, W, g = self._operands(input, self.W, gradOutput)
         return F.conv2d_backward(g, x, W, **self._geometry(), output_mask=output_mask)
 

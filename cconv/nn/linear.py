@@ -2,6 +2,7 @@
 over cconv.functional.linear / linear_backward (cconv's own kernels)."""
 import numpy as np
 
+from .. import _prepared
 from .. import functional as F
 from .init import uniform_fan_in
 from .module import Module, compute_dtype
@@ -23,6 +24,8 @@ class Linear(Module):
             self.gradb = np.zeros_like(self.b)
         else:
             self.parameter_names, self.grad_names = ("W",), ("gradW",)
+        # the last call's shapes, validated (cconv._prepared); None until then
+        self._call = None
 
     @property
     def _has_bias(self):
@@ -36,12 +39,26 @@ class Linear(Module):
         return [None if a is None else a.astype(dtype, copy=False) for a in (input,) + arrays]
 
     def updateOutput(self, input):
-        x, W, b = self._operands(input, self.W, self.b if self._has_bias else None)
-        self.output = F.linear(x, W, b)
+        b = self.b if self._has_bias else None
+        call = self._call
+        if call is not None and call.fits(input, self.W, b):
+            self.output = call.forward(input, self.W, b)
+            return self.output
+        x, W, b_cast = self._operands(input, self.W, b)
+        self.output = F.linear(x, W, b_cast)
+        # only the module's own arrays: a call that casts them is never prepared
+        self._call = _prepared.LinearCall.prepare(input, self.W, b)
         return self.output
 
     def _backward(self, input, gradOutput, output_mask):
         """gradInput (or None); adds the parameter gradients to gradW / gradb."""
+        call, has_bias = self._call, self._has_bias
+        if (call is not None and output_mask[1] and output_mask[2] == has_bias
+                and call.fits(input, self.W, self.b if has_bias else None)
+                and call.fits_backward(gradOutput, self.gradW,
+                                       self.gradb if has_bias else None)):
+            return call.backward(gradOutput, input, self.W, self.gradW,
+                                 self.gradb if has_bias else None, output_mask[0])
         x, W, g = self._operands(input, self.W, gradOutput)
         grads = (self.gradW, self.gradb if self._has_bias else None)
         if all(a is None or (a.dtype == x.dtype and a.flags.c_contiguous and a.flags.writeable)

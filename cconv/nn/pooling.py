@@ -2,6 +2,7 @@
 (floor by default, ceil_mode=True to round up); data_format="NHWC" for
 (N, H, W, C) inputs, with TensorFlow's padding forms as cconv.functional."""
 from .. import _layout
+from .. import _prepared
 from .. import functional as F
 from .module import Module, compute_dtype
 
@@ -21,14 +22,35 @@ class MaxPool2d(Module):
         self.dilation, self.ceil_mode = dilation, ceil_mode
         # flat position of each maximum in its input H*W plane (torch's convention)
         self.max_indices = None
+        # the last call's shapes, validated (cconv._prepared); None until then
+        self._call = None
+
+    def _geometry_args(self):
+        return (self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                self.data_format)
+
+    def _prepared_for(self, input):
+        call = self._call
+        if call is not None and call.fits(input, self._geometry_args()):
+            return call
+        return None
 
     def updateOutput(self, input):
+        call = self._prepared_for(input)
+        if call is not None:
+            self.output, self.max_indices = call.forward(input)
+            return self.output
         self.output, self.max_indices = F.max_pool2d(
             _floating(input), self.kernel_size, self.stride, self.padding, self.dilation,
             self.ceil_mode, return_indices=True, data_format=self.data_format)
+        self._call = _prepared.MaxPool2dCall.prepare(input, self._geometry_args())
         return self.output
 
     def updateGradInput(self, input, gradOutput):
+        call = self._prepared_for(input)
+        if call is not None and call.fits_backward(gradOutput, self.max_indices):
+            self.gradInput = call.backward(gradOutput, self.max_indices)
+            return self.gradInput
         gradOutput = gradOutput.astype(self.output.dtype, copy=False)
         self.gradInput = F.max_pool2d_backward(gradOutput, self.max_indices, input.shape,
                                                data_format=self.data_format)
