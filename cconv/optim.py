@@ -20,7 +20,7 @@ def _leaves(variables, out):
     for item in variables:
         if isinstance(item, np.ndarray):
             out.append(item)
-        else:
+        elif type(item) is not list or item:   # parameterless modules give []
             _leaves(item, out)
     return out
 
@@ -61,10 +61,11 @@ def _compiled(variable, gradient, velocity):
     """True when the compiled update applies: one native float dtype,
     C-contiguous arrays, the variable and velocity writeable."""
     dtype = variable.dtype
-    return (dtype in _KERNEL_DTYPES and gradient.dtype == dtype and velocity.dtype == dtype
-            and variable.flags.c_contiguous and gradient.flags.c_contiguous
-            and velocity.flags.c_contiguous and variable.flags.writeable
-            and velocity.flags.writeable and variable.size > 0)
+    if not (dtype in _KERNEL_DTYPES and gradient.dtype == dtype and velocity.dtype == dtype
+            and variable.size):
+        return False
+    x, g, v = variable.flags, gradient.flags, velocity.flags
+    return x.c_contiguous and x.writeable and g.c_contiguous and v.c_contiguous and v.writeable
 
 
 def _require(config, keys):
@@ -85,20 +86,24 @@ def sgd_momentum(variables, gradients, config, state):
     # Python numbers take the arrays' dtype in NumPy's arithmetic, as in the
     # kernel; a NumPy float64 scalar would promote the products instead
     weak_scalars = type(lr) in (float, int) and type(momentum) in (float, int)
+    compiled = {dtype: ([], [], []) for dtype in _KERNEL_DTYPES}
     for index, (variable, gradient) in _pairs(variables, gradients):
         velocity = accumulated.get(index)
         if velocity is None:
             velocity = accumulated[index] = np.zeros_like(variable)
         if weak_scalars and _compiled(variable, gradient, velocity):
-            # one compiled pass, bitwise the NumPy updates below
-            _kernels.run_sgd_momentum(variable.reshape(-1), gradient.reshape(-1),
-                                      velocity.reshape(-1), lr, momentum)
+            for arrays, array in zip(compiled[variable.dtype], (variable, gradient, velocity)):
+                arrays.append(array)
             continue
         # the same three updates on each block: memory is read once, not 4x
         for v, g, x in _blocks(velocity, gradient, variable):
             v *= momentum
             v += lr * g
             x -= v
+    for dtype, (xs, gs, vs) in compiled.items():
+        if xs:
+            # one compiled pass over all of them, bitwise the NumPy updates above
+            _kernels.run_sgd_momentum_arrays(xs, gs, vs, lr, momentum, dtype.itemsize == 8)
 
 
 def adam_optimizer(variables, gradients, config, state):

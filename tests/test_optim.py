@@ -158,3 +158,27 @@ def test_compiled_update_is_bitwise_numpys(rng, dtype, size, lr):
     np.testing.assert_array_equal(variable, expected)
     np.testing.assert_array_equal(state["accumulated_grads"][0], velocity)
     np.testing.assert_array_equal(gradients[-1], gradients[-1].copy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_compiled_call_over_arrays_of_mixed_sizes(rng, dtype):
+    # 70,003 + 65,601 + ... elements: the two threads' spans meet inside an
+    # array, and a float64 and a float32 group are updated side by side
+    sizes = [7, 70_003, 3, 65_601, 1]
+    variables = [rng.standard_normal(n).astype(dtype) for n in sizes]
+    variables.append(rng.standard_normal(5).astype(np.float32 if dtype == np.float64
+                                                   else np.float64))
+    gradients = [rng.standard_normal(v.size).astype(v.dtype) for v in variables]
+    expected = [v.copy() for v in variables]
+    velocities = [np.zeros_like(v) for v in variables]
+    config, state = {"learning_rate": 0.031, "momentum": 0.9}, {}
+    for _ in range(2):
+        sgd_momentum(variables, gradients, config, state)
+        for v, g, x in zip(velocities, gradients, expected):
+            v *= 0.9
+            v += 0.031 * g
+            x -= v
+    for index, (variable, want) in enumerate(zip(variables, expected)):
+        assert variable.dtype == want.dtype
+        np.testing.assert_array_equal(variable, want)
+        np.testing.assert_array_equal(state["accumulated_grads"][index], velocities[index])
