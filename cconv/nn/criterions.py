@@ -6,6 +6,7 @@ criterions also take integer labels (N,).
 """
 import numpy as np
 
+from .. import _kernels
 from .activations import log_softmax
 
 __all__ = ["Criterion", "MSECriterion", "ClassNLLCriterionUnstable",
@@ -114,24 +115,26 @@ class CrossEntropyCriterion(Criterion):
 
     The loss is mean(logsumexp(x) - <target, x>) with the max shifted out of
     logsumexp, and the gradient (softmax(x) - target) / N; never forms log(0).
-    Soft targets (rows summing to 1) work too.
+    Soft targets (rows summing to 1) work too. For C-contiguous float32 or
+    float64 logits one compiled pass computes both (sums in double); anything
+    else goes through NumPy.
     """
 
     def __init__(self):
         super().__init__()
-        # (input, log_softmax(input)) of the last forward: the backward that
-        # follows it, on the same array as Torch7's does, reuses the
-        # log-probabilities instead of computing them again
+        # (input, target, gradient) of the last forward: the backward that
+        # follows it, on the same arrays as Torch7's does, takes that gradient
+        # instead of computing it again (once: a later backward computes anew)
         self._last = None
 
-    def _log_probabilities(self, input):
-        if self._last is not None and self._last[0] is input:
-            return self._last[1]
-        return log_softmax(input)
-
     def updateOutput(self, input, target):
+        self._last = None
+        fused = _fused_cross_entropy(input, target)
+        if fused is not None:
+            self.output, grad = fused
+            self._last = (input, target, grad)
+            return self.output
         log_p = log_softmax(input)
-        self._last = (input, log_p)
         target = np.asarray(target)
         if target.shape == input.shape:
             total = np.vdot(target, log_p)
@@ -142,7 +145,15 @@ class CrossEntropyCriterion(Criterion):
         return self.output
 
     def updateGradInput(self, input, target):
-        grad = np.exp(self._log_probabilities(input))
+        last, self._last = self._last, None
+        if last is not None and last[0] is input and last[1] is target:
+            self.gradInput = last[2]
+            return self.gradInput
+        fused = _fused_cross_entropy(input, target)
+        if fused is not None:
+            self.gradInput = fused[1]
+            return self.gradInput
+        grad = np.exp(log_softmax(input))
         target = np.asarray(target)
         if target.shape == input.shape:
             grad -= target
@@ -152,3 +163,28 @@ class CrossEntropyCriterion(Criterion):
         grad /= len(input)
         self.gradInput = grad
         return self.gradInput
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _fused_cross_entropy(input, target):
+    """(loss, gradient) by the compiled kernel for C-contiguous float (N, C)
+    logits with N, C >= 1, or None for anything else."""
+    if not (type(input) is np.ndarray and input.ndim == 2 and input.dtype in _FUSED_DTYPES
+            and input.size and input.flags.c_contiguous):
+        return None
+    target = np.asarray(target)
+    grad = np.empty(input.shape, input.dtype)
+    if target.shape == input.shape:
+        if target.dtype != input.dtype:
+            return None
+        loss = _kernels.run_cross_entropy(input, _NO_LABELS, np.ascontiguousarray(target), grad)
+    else:
+        labels = np.ascontiguousarray(_as_labels(input, target))
+        loss = _kernels.run_cross_entropy(input, labels, _NO_TARGET[input.dtype], grad)
+    return loss, grad
+
+
+_NO_LABELS = np.empty((0,), np.intp)
+_NO_TARGET = {dtype: np.empty((0, 0), dtype) for dtype in _FUSED_DTYPES}
