@@ -123,3 +123,27 @@ def test_bad_targets_raise(criterion):
         criterion().forward(x, np.array([0, 1]))
     with pytest.raises(TypeError, match="integers"):
         criterion().forward(x, np.array([0.5, 1, 2]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_compiled_pass_equals_the_float64_formula(rng, dtype):
+    # contiguous float logits take the compiled pass, a strided view NumPy's:
+    # both must give the float64 formula, also for soft targets whose rows do
+    # not sum to 1 (the loss is -<target, log_softmax(x)> for any target)
+    x = (rng.standard_normal((7, 5)) * 4).astype(dtype)
+    labels = rng.integers(0, 5, 7)
+    soft = rng.random((7, 5)).astype(dtype)
+    x64 = x.astype(np.float64)
+    log_p = x64 - x64.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    tol = dict(rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7 if dtype == np.float32 else 1e-15)
+    for logits in (x, np.asfortranarray(x)):
+        c = nn.CrossEntropyCriterion()
+        assert c.forward(logits, labels) == pytest.approx(-log_p[np.arange(7), labels].mean(),
+                                                          rel=tol["rtol"])
+        grad = c.backward(logits, labels)
+        assert grad.dtype == dtype
+        np.testing.assert_allclose(grad, (np.exp(log_p) - np.eye(5)[labels]) / 7, **tol)
+        assert c.forward(logits, soft) == pytest.approx(-(soft * log_p).sum() / 7,
+                                                        rel=tol["rtol"])
+        np.testing.assert_allclose(c.backward(logits, soft), (np.exp(log_p) - soft) / 7, **tol)
