@@ -58,6 +58,17 @@ def _eligible(*arrays):
     return dtype
 
 
+def _operands_fit(call, x, weight, bias):
+    """x, weight and bias (or None) have the call's shapes and dtype, C-contiguous."""
+    dtype = call.dtype
+    if bias is None:
+        if call.bias_shape is not None:
+            return False
+    elif not _plain(bias, call.bias_shape, dtype):
+        return False
+    return _plain(x, call.x_shape, dtype) and _plain(weight, call.weight_shape, dtype)
+
+
 def _same(values, expected):
     """Each geometry argument is the very object the call was prepared with."""
     return all(map(operator.is_, values, expected))
@@ -111,14 +122,7 @@ class Conv2dCall:
         return call
 
     def fits(self, x, weight, bias, geometry):
-        dtype = self.dtype
-        if bias is None:
-            if self.bias_shape is not None:
-                return False
-        elif not _plain(bias, self.bias_shape, dtype):
-            return False
-        return (_plain(x, self.x_shape, dtype) and _plain(weight, self.weight_shape, dtype)
-                and _same(geometry, self.geometry))
+        return _operands_fit(self, x, weight, bias) and _same(geometry, self.geometry)
 
     def fits_grad_output(self, grad_output):
         return _plain(grad_output, self.output_shape, self.dtype)
@@ -221,13 +225,7 @@ class LinearCall:
         return call
 
     def fits(self, x, weight, bias):
-        dtype = self.dtype
-        if bias is None:
-            if self.bias_shape is not None:
-                return False
-        elif not _plain(bias, self.bias_shape, dtype):
-            return False
-        return _plain(x, self.x_shape, dtype) and _plain(weight, self.weight_shape, dtype)
+        return _operands_fit(self, x, weight, bias)
 
     def fits_backward(self, grad_output, grad_weight, grad_bias):
         """grad_output of the output's shape, and the gradient arrays writeable
