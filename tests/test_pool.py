@@ -437,12 +437,13 @@ def test_pooling_keeps_its_vector_kernels_on_every_simd_path(simd_path):
     assert _kernels.pool_simd_path() == expected
 
 
-@pytest.mark.parametrize("width", [2, 5, 9, 14, 15])
+@pytest.mark.parametrize("width", [2, 5, 9, 14, 15, 19, 28, 33, 40])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("kernel", [2, 3])
 def test_max_pool2d_short_rows_match_reference(width, stride, kernel, simd_path, rng):
-    """Rows of fewer than 8 outputs take masked vector loads (LeNet's 10x10 -> 5x5):
-    values, NaN, ties and indices as the reference, the last plane included."""
+    """Rows of fewer than 8 outputs take masked vector loads (LeNet's 10x10 -> 5x5),
+    rows of 9-15 two overlapping blocks (28 -> 14), longer ones whole blocks and
+    a tail: values, NaN, ties and indices as the reference, the last plane included."""
     x = rng.integers(0, 4, (2, 3, 6, width)).astype(np.float32)  # many ties
     x[1, 2, 1, width - 1] = np.nan  # in the tensor's last plane, last column
     if width < kernel:

@@ -77,11 +77,14 @@ INLINE_AVX2 __m256d take_f64(__m256d v, __m256d best) {
     return _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
 }
 
-/* nb <= MAX_BLOCKS blocks of 8 outputs from column o. Indices are tracked as
- * int32 (widened on store): the caller checks the plane is small enough. */
+/* nb <= MAX_BLOCKS blocks of 8 outputs from column o, block b at o + 8 * b but
+ * the last at o + last (a row of 9-15 outputs: two blocks that overlap, whose
+ * compare-and-blend chains interleave; one after the other they ran at the
+ * chain's latency). Indices are tracked as int32 (widened on store): the
+ * caller checks the plane is small enough. */
 INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
                                 int64_t ih1, int64_t o, float *y, int64_t *indices,
-                                const int s, const int nb) {
+                                const int s, const int nb, const int64_t last) {
     const int64_t W = g->in_w, kw = g->kernel_w, dh = g->dilation_h, dw = g->dilation_w;
     const int64_t iw0 = o * s - g->pad_w;
     const __m256i lane = _mm256_mullo_epi32(lanes_f32(s), _mm256_set1_epi32(s));
@@ -89,9 +92,11 @@ INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, 
     const __m256i row_step = _mm256_set1_epi32((int32_t)(dh * W));
     __m256 best[MAX_BLOCKS];
     __m256i arg[MAX_BLOCKS], row_cand[MAX_BLOCKS];
+    int64_t off[MAX_BLOCKS];
+    for (int b = 0; b < nb; b++) off[b] = b == nb - 1 ? last : 8 * b;
     for (int b = 0; b < nb; b++) {
         best[b] = _mm256_set1_ps(-INFINITY);
-        row_cand[b] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0 + 8 * s * b)),
+        row_cand[b] = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(ih0 * W + iw0 + s * off[b])),
                                        lane);
         arg[b] = row_cand[b]; /* torch's start index: the window's first position */
     }
@@ -101,7 +106,7 @@ INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, 
         for (int b = 0; b < nb; b++) cand[b] = row_cand[b];
         for (int64_t j = 0; j < kw; j++) {
             for (int b = 0; b < nb; b++) {
-                const __m256 v = taps_f32(p + j * dw + 8 * s * b, s);
+                const __m256 v = taps_f32(p + j * dw + s * off[b], s);
                 const __m256 take = take_f32(v, best[b]);
                 best[b] = _mm256_blendv_ps(best[b], v, take);
                 arg[b] = _mm256_castps_si256(_mm256_blendv_ps(
@@ -113,10 +118,10 @@ INLINE_AVX2 void max_blocks_f32(const cconv_pool2d_geometry *g, const float *x, 
     }
     for (int b = 0; b < nb; b++) {
         const __m256i a = _mm256_castps_si256(unshuffle_f32(_mm256_castsi256_ps(arg[b]), s));
-        _mm256_storeu_ps(y + o + 8 * b, unshuffle_f32(best[b], s));
-        _mm256_storeu_si256((__m256i *)(indices + o + 8 * b),
+        _mm256_storeu_ps(y + o + off[b], unshuffle_f32(best[b], s));
+        _mm256_storeu_si256((__m256i *)(indices + o + off[b]),
                             _mm256_cvtepi32_epi64(_mm256_castsi256_si128(a)));
-        _mm256_storeu_si256((__m256i *)(indices + o + 8 * b + 4),
+        _mm256_storeu_si256((__m256i *)(indices + o + off[b] + 4),
                             _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a, 1)));
     }
 }
@@ -171,16 +176,20 @@ INLINE_AVX2 void max_short_row_f32(const cconv_pool2d_geometry *g, const float *
                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a, 1)));
 }
 
-/* Blocks of MAX_BLOCKS, then 2, then 1; a last partial block overlaps the one before. */
+/* Blocks of MAX_BLOCKS, then 2, then the 1-15 left: two blocks overlapping each
+ * other (9-15) or one overlapping the block before (1-8). Rows have >= 8 outputs. */
 INLINE_AVX2 void max_row_f32(const cconv_pool2d_geometry *g, const float *x, int64_t ih0,
                              int64_t ih1, int64_t ow_begin, int64_t ow_end, float *y,
                              int64_t *indices, const int s) {
     int64_t ow = ow_begin;
     for (; ow + 8 * MAX_BLOCKS <= ow_end; ow += 8 * MAX_BLOCKS)
-        max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, MAX_BLOCKS);
-    for (; ow + 16 <= ow_end; ow += 16) max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, 2);
-    for (; ow < ow_end; ow += 8)
-        max_blocks_f32(g, x, ih0, ih1, ow + 8 <= ow_end ? ow : ow_end - 8, y, indices, s, 1);
+        max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, MAX_BLOCKS, 8 * (MAX_BLOCKS - 1));
+    for (; ow + 16 <= ow_end; ow += 16) max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, 2, 8);
+    const int64_t rest = ow_end - ow;
+    if (rest > 8)
+        max_blocks_f32(g, x, ih0, ih1, ow, y, indices, s, 2, rest - 8);
+    else if (rest > 0)
+        max_blocks_f32(g, x, ih0, ih1, ow_end - 8, y, indices, s, 1, 0);
 }
 
 AVX2 void cconv_f32_max_pool2d_row_avx2(const cconv_pool2d_geometry *g, const float *x,
