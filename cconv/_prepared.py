@@ -19,6 +19,7 @@ the calls it serves, a prepared call computes exactly what the functional
 one does, with the same kernels.
 """
 import operator
+import sys
 
 import numpy as np
 
@@ -42,6 +43,31 @@ def _plain(arr, shape, dtype):
     """True when `arr` is an ndarray of exactly this shape and dtype, C-contiguous."""
     return (type(arr) is _NDARRAY and arr.shape == shape and arr.dtype == dtype
             and arr.flags.c_contiguous)
+
+
+# sys.getrefcount of an array held by one attribute, seen from recycled(): the
+# attribute, recycled's local variable and getrefcount's own argument
+_ONLY_ITS_OWNER = 3
+_COUNTS_REFERENCES = sys.implementation.name == "cpython"
+
+
+def recycled(owner, name, shape, dtype):
+    """An array for a layer's new result: `owner.name`, its previous result,
+    when nothing but that attribute refers to it, else a new array.
+
+    A training step replaces each layer's output and gradInput with arrays of
+    the same shapes; new ones of a megabyte or more come as fresh pages from
+    the OS (malloc hands freed heap tops back), ~50 page faults a LeNet step,
+    and cold in the caches. An array whose only reference is the attribute
+    (no caller's variable, no view, no exported buffer: each of those holds a
+    reference) can be written again without anyone seeing the change."""
+    previous = owner.__dict__.get(name)
+    if (_COUNTS_REFERENCES and type(previous) is _NDARRAY and previous.shape == shape
+            and previous.dtype == dtype and previous.base is None
+            and previous.flags.writeable and previous.flags.c_contiguous
+            and sys.getrefcount(previous) == _ONLY_ITS_OWNER):
+        return previous
+    return np.empty(shape, dtype)
 
 
 def _eligible(*arrays):
@@ -127,18 +153,20 @@ class Conv2dCall:
     def fits_grad_output(self, grad_output):
         return _plain(grad_output, self.output_shape, self.dtype)
 
-    def forward(self, x, weight, bias):
-        out = np.empty(self.output_shape, self.dtype)
+    def forward(self, x, weight, bias, owner):
+        """conv2d(x, weight, bias) into owner.output when that can be recycled."""
+        out = recycled(owner, "output", self.output_shape, self.dtype)
         self.run_forward(x, weight, self.no_bias if bias is None else bias, out,
                          *self.kernel_args)
         return out
 
-    def backward(self, grad_output, x, weight, output_mask):
-        """(grad_input, grad_weight, grad_bias) as conv2d_backward, None where not wanted."""
+    def backward(self, grad_output, x, weight, output_mask, owner):
+        """(grad_input, grad_weight, grad_bias) as conv2d_backward, None where not
+        wanted; grad_input into owner.gradInput when that can be recycled."""
         want_input, want_weight, want_bias = output_mask
         grad_input = grad_weight = grad_bias = None
         if want_input:
-            grad_input = np.empty(self.x_shape, self.dtype)
+            grad_input = recycled(owner, "gradInput", self.x_shape, self.dtype)
             self.run_input(grad_output, weight, grad_input, *self.kernel_args)
         if want_weight:
             grad_weight = np.empty(self.weight_shape, self.dtype)
@@ -189,17 +217,19 @@ class MaxPool2dCall:
         return (_plain(grad_output, self.output_shape, self.dtype)
                 and type(indices) is _NDARRAY and indices.flags.c_contiguous)
 
-    def forward(self, x):
-        out = np.empty(self.output_shape, self.dtype)
-        indices = np.empty(self.output_shape, np.int64)
+    def forward(self, x, owner):
+        """(output, indices) into owner.output and owner.max_indices when those
+        can be recycled."""
+        out = recycled(owner, "output", self.output_shape, self.dtype)
+        indices = recycled(owner, "max_indices", self.output_shape, np.dtype(np.int64))
         self.run_forward(x, out, indices, *self.kernel_args)
         return out, indices
 
-    def backward(self, grad_output, indices):
+    def backward(self, grad_output, indices, owner):
         # the indices are the caller's array: still checked, as by
         # max_pool2d_backward, before the kernel scatters through them
         args.check_indices(indices, self.output_shape, self.plane_size)
-        grad_input = np.empty(self.x_shape, self.dtype)
+        grad_input = recycled(owner, "gradInput", self.x_shape, self.dtype)
         self.run_backward(grad_output, indices, grad_input)
         return grad_input
 
@@ -239,15 +269,18 @@ class LinearCall:
             return self.bias_shape is None
         return _plain(grad_bias, self.bias_shape, dtype) and grad_bias.flags.writeable
 
-    def forward(self, x, weight, bias):
-        out = np.empty(self.output_shape, self.dtype)
+    def forward(self, x, weight, bias, owner):
+        """linear(x, weight, bias) into owner.output when that can be recycled."""
+        out = recycled(owner, "output", self.output_shape, self.dtype)
         self.run_forward(x, weight, self.no_bias if bias is None else bias, out)
         return out
 
-    def backward(self, grad_output, x, weight, grad_weight, grad_bias, want_input):
-        """grad_input (or None); the parameter gradients are added to grad_weight
-        and grad_bias (or None: no bias) in place."""
-        grad_input = np.empty(self.x_shape, self.dtype) if want_input else self.unused
+    def backward(self, grad_output, x, weight, grad_weight, grad_bias, want_input, owner):
+        """grad_input (or None; into owner.gradInput when that can be recycled);
+        the parameter gradients are added to grad_weight and grad_bias (or
+        None: no bias) in place."""
+        grad_input = (recycled(owner, "gradInput", self.x_shape, self.dtype) if want_input
+                      else self.unused)
         has_bias = grad_bias is not None
         self.run_backward(grad_output, x, weight, grad_input, grad_weight,
                           grad_bias if has_bias else self.no_bias,
@@ -259,23 +292,25 @@ _RELU_FORWARD = {dtype: _specialised(_kernels.run_relu_forward, dtype) for dtype
 _RELU_BACKWARD = {dtype: _specialised(_kernels.run_relu_backward, dtype) for dtype in _SIGNATURES}
 
 
-def relu_call(x):
-    """F.relu(x) for a C-contiguous float ndarray, or None for anything else."""
+def relu_call(x, owner):
+    """F.relu(x) for a C-contiguous float ndarray, or None for anything else;
+    into owner.output when that can be recycled."""
     if type(x) is not _NDARRAY or x.dtype not in _SIGNATURES or not x.flags.c_contiguous:
         return None
-    out = np.empty(x.shape, x.dtype)
+    out = recycled(owner, "output", x.shape, x.dtype)
     if out.size:
         _RELU_FORWARD[x.dtype](x.reshape(-1), out.reshape(-1))
     return out
 
 
-def relu_backward_call(grad_output, x):
+def relu_backward_call(grad_output, x, owner):
     """F.relu_backward(grad_output, x) for C-contiguous float ndarrays of one
-    shape and dtype, or None for anything else."""
+    shape and dtype, or None for anything else; into owner.gradInput when
+    that can be recycled."""
     if (type(x) is not _NDARRAY or x.dtype not in _SIGNATURES
             or not _plain(grad_output, x.shape, x.dtype) or not x.flags.c_contiguous):
         return None
-    grad_input = np.empty(x.shape, x.dtype)
+    grad_input = recycled(owner, "gradInput", x.shape, x.dtype)
     if grad_input.size:
         _RELU_BACKWARD[x.dtype](grad_output.reshape(-1), x.reshape(-1), grad_input.reshape(-1))
     return grad_input

@@ -313,3 +313,44 @@ def test_prepared_path_leaves_inputs_alone(rng, fmt):
             for arr in [inp, g] + m.getParameters():
                 assert not np.shares_memory(result, arr), m
         assert not np.shares_memory(out, grad_input)
+
+
+# ------------------------------------- 5. recycled outputs (cconv._prepared.recycled)
+
+def recycling_cases(rng):
+    """(module, input, grad_output) for each layer whose results are recycled."""
+    conv, x4 = conv_case(rng, "NCHW", True, np.float32, dict(padding=1))
+    pool, lin, relu = nn.MaxPool2d(2), nn.Linear(8, 3), nn.ReLU()
+    x2 = random_array(rng, (4, 8), np.float32)
+    cases = []
+    for m, x in ((conv, x4), (pool, x4), (lin, x2), (relu, x4)):
+        y = m.forward(x)
+        cases.append((m, x, random_array(rng, y.shape, y.dtype)))
+    return cases
+
+
+def test_results_only_the_module_holds_are_written_again(rng):
+    for m, x, g in recycling_cases(rng):
+        m.backward(x, g)
+        first = id(m.output), id(m.gradInput)
+        m.forward(x + 1)
+        m.backward(x + 1, g)
+        assert (id(m.output), id(m.gradInput)) == first, m
+
+
+@pytest.mark.parametrize("hold", ["array", "view"])
+def test_results_someone_holds_are_never_overwritten(rng, hold):
+    for m, x, g in recycling_cases(rng):
+        out, grad_in = m.forward(x), m.backward(x, g)
+        indices = getattr(m, "max_indices", None)
+        kept = [a.reshape(-1) if hold == "view" else a for a in (out, grad_in, indices)
+                if a is not None]
+        copies = [a.copy() for a in kept]
+        del out, grad_in, indices
+        other = x[::-1].copy() * 3
+        m.forward(other)
+        m.backward(other, g * 2)
+        for a, c in zip(kept, copies):
+            np.testing.assert_array_equal(a, c)
+        assert not any(np.shares_memory(a, m.output) or np.shares_memory(a, m.gradInput)
+                       for a in kept), m

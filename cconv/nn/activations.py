@@ -19,7 +19,7 @@ class ReLU(Module):
 
     def updateOutput(self, input):
         # a contiguous float array straight to the kernel (cconv._prepared)
-        self.output = _prepared.relu_call(input)
+        self.output = _prepared.relu_call(input, self)
         if self.output is not None:
             return self.output
         if _kernel_dtypes(input):
@@ -29,7 +29,7 @@ class ReLU(Module):
         return self.output
 
     def updateGradInput(self, input, gradOutput):
-        self.gradInput = _prepared.relu_backward_call(gradOutput, input)
+        self.gradInput = _prepared.relu_backward_call(gradOutput, input, self)
         if self.gradInput is not None:
             return self.gradInput
         if _kernel_dtypes(input, gradOutput) and input.shape == gradOutput.shape:

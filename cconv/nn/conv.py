@@ -78,7 +78,7 @@ class Conv2d(Module):
         b = self.b if self.bias else None
         call = self._prepared_for(input)
         if call is not None:
-            self.output = call.forward(input, self.W, b)
+            self.output = call.forward(input, self.W, b, self)
             return self.output
         x, W, b_cast = self._operands(input, self.W, b)
         self.output = F.conv2d(x, W, b_cast, **self._geometry())
@@ -89,7 +89,7 @@ class Conv2d(Module):
     def _backward(self, input, gradOutput, output_mask):
         call = self._prepared_for(input)
         if call is not None and call.fits_grad_output(gradOutput):
-            return call.backward(gradOutput, input, self.W, output_mask)
+            return call.backward(gradOutput, input, self.W, output_mask, self)
         x, W, g = self._operands(input, self.W, gradOutput)
         return F.conv2d_backward(g, x, W, **self._geometry(), output_mask=output_mask)
 

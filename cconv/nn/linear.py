@@ -42,7 +42,7 @@ class Linear(Module):
         b = self.b if self._has_bias else None
         call = self._call
         if call is not None and call.fits(input, self.W, b):
-            self.output = call.forward(input, self.W, b)
+            self.output = call.forward(input, self.W, b, self)
             return self.output
         x, W, b_cast = self._operands(input, self.W, b)
         self.output = F.linear(x, W, b_cast)
@@ -58,7 +58,7 @@ class Linear(Module):
                 and call.fits_backward(gradOutput, self.gradW,
                                        self.gradb if has_bias else None)):
             return call.backward(gradOutput, input, self.W, self.gradW,
-                                 self.gradb if has_bias else None, output_mask[0])
+                                 self.gradb if has_bias else None, output_mask[0], self)
         x, W, g = self._operands(input, self.W, gradOutput)
         grads = (self.gradW, self.gradb if self._has_bias else None)
         if all(a is None or (a.dtype == x.dtype and a.flags.c_contiguous and a.flags.writeable)

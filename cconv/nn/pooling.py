@@ -38,7 +38,7 @@ class MaxPool2d(Module):
     def updateOutput(self, input):
         call = self._prepared_for(input)
         if call is not None:
-            self.output, self.max_indices = call.forward(input)
+            self.output, self.max_indices = call.forward(input, self)
             return self.output
         self.output, self.max_indices = F.max_pool2d(
             _floating(input), self.kernel_size, self.stride, self.padding, self.dilation,
@@ -49,7 +49,7 @@ class MaxPool2d(Module):
     def updateGradInput(self, input, gradOutput):
         call = self._prepared_for(input)
         if call is not None and call.fits_backward(gradOutput, self.max_indices):
-            self.gradInput = call.backward(gradOutput, self.max_indices)
+            self.gradInput = call.backward(gradOutput, self.max_indices, self)
             return self.gradInput
         gradOutput = gradOutput.astype(self.output.dtype, copy=False)
         self.gradInput = F.max_pool2d_backward(gradOutput, self.max_indices, input.shape,
