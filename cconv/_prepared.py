@@ -16,7 +16,8 @@ same form: native float32 or float64 ndarrays of one dtype, C-contiguous, a
 non-empty batch. Anything else (a list, a strided view, mixed dtypes, a new
 shape) goes through cconv.functional again, which converts or raises; for
 the calls it serves, a prepared call computes exactly what the functional
-one does, with the same kernels.
+one does, with the same kernels. Its results go into the module's previous
+result arrays when nothing else refers to those (see recycled).
 """
 import operator
 import sys
