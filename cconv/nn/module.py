@@ -64,8 +64,8 @@ class Module:
         pass
 
     def zeroGradParameters(self):
-        for grad in self.getGradParameters():
-            grad.fill(0)
+        for name in self.grad_names:    # () for parameterless layers: nothing to build
+            getattr(self, name).fill(0)
 
     # -- parameters: lists of the arrays themselves, updated in place --------
     def getParameters(self):
