@@ -87,6 +87,10 @@ CASES = [
     Conv("lanes-K48", 2, 4, 8, 11, 48, 3, 3),
     Conv("lanes-K64-C33", 1, 33, 6, 7, 64, 3, 3, padding=1, bias=False),
     Conv("lanes-K16-5x5", 3, 2, 9, 9, 16, 5, 5, padding=2),
+    # float32 K = 16 on rows that waste under a fifth of the positions takes
+    # position lanes with AVX-512 (channel lanes with AVX2); C = 16 in dX
+    Conv("K16-wide-rows", 3, 5, 6, 14, 16, 3, 3, padding=1),
+    Conv("C16-wide-rows", 2, 16, 5, 20, 8, 3, 3, padding=1),
     Conv("1x1-K96", 2, 19, 5, 6, 96, 1, 1),
     Conv("stride2-K80", 1, 7, 11, 12, 80, 3, 3, stride=2, padding=1),
     # a first layer's dW is one tile: partial sums over blocks of 16 images
