@@ -56,11 +56,11 @@ class Conv2d(Module):
     def _geometry_args(self):
         return self.stride, self.padding, self.dilation, self.groups, self.data_format
 
-    def _prepared_for(self, input):
-        """The prepared call when input, parameters and geometry still fit it."""
+    def _prepared_for(self, input, b):
+        """The prepared call when input, parameters (b: the bias or None) and
+        geometry still fit it."""
         call = self._call
-        if call is not None and call.fits(input, self.W, self.b if self.bias else None,
-                                          self._geometry_args()):
+        if call is not None and call.fits(input, self.W, b, self._geometry_args()):
             return call
         return None
 
@@ -76,7 +76,7 @@ class Conv2d(Module):
 
     def updateOutput(self, input):
         b = self.b if self.bias else None
-        call = self._prepared_for(input)
+        call = self._prepared_for(input, b)
         if call is not None:
             self.output = call.forward(input, self.W, b, self)
             return self.output
@@ -87,7 +87,7 @@ class Conv2d(Module):
         return self.output
 
     def _backward(self, input, gradOutput, output_mask):
-        call = self._prepared_for(input)
+        call = self._prepared_for(input, self.b if self.bias else None)
         if call is not None and call.fits_grad_output(gradOutput):
             return call.backward(gradOutput, input, self.W, output_mask, self)
         x, W, g = self._operands(input, self.W, gradOutput)
