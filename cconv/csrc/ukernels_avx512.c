@@ -140,6 +140,7 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x1, 12, 1, 0)                                        \
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x1_full, 12, 1, 1)                                   \
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x2, 12, 2, 0)                                        \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x2_full, 12, 2, 1)                                   \
     DEFINE_INDIRECT_A_BODY(PREFIX##_6x4, 6, 4, 0)                                          \
     DEFINE_INDIRECT_A_BODY(PREFIX##_6x4_full, 6, 4, 1)
 
@@ -159,6 +160,9 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
                 PREFIX##_6x4(kc, a_rows + 6, koffsets, b, ldb, c + 6 * ldc, ldc, m - 6,   \
                              n, bias_cols, accumulate);                                   \
         }                                                                                 \
+    } else if (n == 2 * LANES) {                                                          \
+        PREFIX##_12x2_full(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols,         \
+                           accumulate);                                                   \
     } else if (n > LANES) {                                                               \
         PREFIX##_12x2(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate); \
     } else if (n == LANES) {                                                              \
