@@ -1,7 +1,7 @@
-# The SGD-with-momentum update of cconv.optim in one pass per parameter array,
-# in chunks over the threads for large ones: NumPy's four passes cost ~25 us a
-# parameter in a LeNet step, and on the MNIST net's 1.2M fc weights read the
-# arrays from memory four times.
+# The SGD-with-momentum update of cconv.optim: one pass over each parameter
+# array where NumPy's form takes four (~25 us a parameter in a LeNet step, and
+# the MNIST net's 1.2M fc weights read from memory four times), all of a
+# step's arrays in one call.
 
 cdef extern from "optim.h" nogil:
     void cconv_sgd_momentum_f32(float *x, const float *g, float *v, int64_t n,
@@ -10,9 +10,9 @@ cdef extern from "optim.h" nogil:
                                 double learning_rate, double momentum)
 
 
-# All of an optimizer step's parameters in one call: a call per array cost
-# ~3 us of set-up each (buffers, thread team), ten arrays a LeNet step. The
-# arrays are treated as one concatenation, cut into one even span a thread.
+# One call for all the arrays: a call per array cost ~3 us of set-up each
+# (buffers, thread team), ten arrays a LeNet step. The arrays are treated as
+# one concatenation, cut into one even span a thread.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, Py_buffer
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE
@@ -49,7 +49,8 @@ cdef void sgd_momentum_span(char **x, char **g, char **v, const int64_t *offsets
 def run_sgd_momentum_arrays(list variables, list gradients, list velocities,
                             double learning_rate, double momentum, bint is_double):
     """v = momentum * v + learning_rate * g; x -= v (every step rounded to the
-    arrays' type) over several (variable, gradient, velocity) triples at once. The caller has checked each: C-contiguous ndarrays of one float dtype
+    arrays' type) over several (variable, gradient, velocity) triples at once.
+    The caller has checked each: C-contiguous ndarrays of one float dtype
     (float64 when is_double) and one size, variable and velocity writeable;
     the buffer requests below still refuse a non-contiguous or read-only one."""
     cdef Py_ssize_t arrays = len(variables), i, filled = 0
