@@ -4,6 +4,7 @@ The oracles are torch (CPU, computed in float64 from the very inputs cconv
 sees) where it is installed, and tests/reference.py (float64 NumPy) everywhere.
 """
 import contextlib
+import os
 import zlib
 
 import numpy as np
@@ -22,6 +23,12 @@ RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 SIMD_NAMES = {"generic": "generic", "avx2": "avx2-fma", "avx512": "avx512"}
 SIMD_PATHS = (["generic"] + (["avx2"] if _kernels.cpu_supports_avx2_fma() else [])
               + (["avx512"] if _kernels.cpu_supports_avx512() else []))
+
+# cconv's thread count is fixed for the session: left to follow OpenMP, it
+# would drop to 1 once the torch fixture's set_num_threads(1) (the same libgomp)
+# ran, and the threaded splits of every kernel would go untested. Two threads
+# at least, so a one-core machine runs the splits too.
+cconv.set_num_threads(max(2, min(4, os.cpu_count() or 1)))
 
 
 @contextlib.contextmanager
