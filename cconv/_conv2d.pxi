@@ -16,10 +16,14 @@ cdef extern from "cconv.h" nogil:
 
     int64_t cconv_conv2d_forward_packed_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_forward_packed_size_f64(const cconv_conv2d_geometry *g)
-    void cconv_conv2d_forward_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
-    void cconv_conv2d_forward_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
-    void cconv_conv2d_forward_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
-    void cconv_conv2d_forward_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
+    void cconv_conv2d_forward_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed,
+                                       int64_t k0, int64_t k1)
+    void cconv_conv2d_forward_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed,
+                                       int64_t k0, int64_t k1)
+    void cconv_conv2d_forward_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed,
+                                              int64_t k0, int64_t k1)
+    void cconv_conv2d_forward_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed,
+                                              int64_t k0, int64_t k1)
     int64_t cconv_conv2d_forward_workspace_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_forward_workspace_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_forward_tile_f32(const cconv_conv2d_geometry *g, const float *x,
@@ -77,8 +81,10 @@ cdef extern from "cconv.h" nogil:
                                               int64_t oh0, int64_t oh1, int halo_ready,
                                               double *ws)
     cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_f32(const cconv_conv2d_geometry *g)
-    void cconv_conv2d_backward_input_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed)
-    void cconv_conv2d_backward_input_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed)
+    void cconv_conv2d_backward_input_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed,
+                                                     int64_t k0, int64_t k1)
+    void cconv_conv2d_backward_input_direct_pack_f64(const cconv_conv2d_geometry *g, const double *w, double *packed,
+                                                     int64_t k0, int64_t k1)
     int64_t cconv_conv2d_backward_weight_direct_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
     int64_t cconv_conv2d_backward_weight_direct_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
     void cconv_conv2d_backward_weight_direct_f32(const cconv_conv2d_geometry *g, const float *x,
@@ -128,6 +134,55 @@ cdef inline Py_ssize_t whole_lines(Py_ssize_t elements) noexcept nogil:
     return ceil_div(elements, 16) * 16
 
 
+# Layouts pack_weights writes: the im2col path's MR-row panels, the direct
+# forward's, and the direct input gradient's (flipped, channel axes swapped).
+cdef enum:
+    PACK_PANELS = 0
+    PACK_DIRECT = 1
+    PACK_BACKWARD_DIRECT = 2
+# Weights of this many elements or more are packed by every thread, each a
+# slice of output channels (K = 256 x 1152 took 0.2-0.5 ms on one core while
+# the other spun); slices are multiples of 48 channels, of MR rows and of 16
+# lanes alike, so no two share a panel or a cache line of the packed copy.
+cdef enum:
+    PACK_SPLIT_ELEMENTS = 65536
+    PACK_SLICE_CHANNELS = 48
+
+
+cdef void pack_weights(int kind, const cconv_conv2d_geometry *g, const floating *weight,
+                       floating *packed, Py_ssize_t packed_size,
+                       Py_ssize_t groups) noexcept nogil:
+    """Packs every group's weights (group gi's at packed + gi * packed_size)."""
+    cdef Py_ssize_t Kg = g.out_channels, crs = g.channels * g.kernel_h * g.kernel_w
+    cdef Py_ssize_t parts = 1, slice_width, item, gi, k0, k1
+    if Kg * crs >= PACK_SPLIT_ELEMENTS:
+        parts = min(cconv_max_threads(), ceil_div(Kg, PACK_SLICE_CHANNELS))
+    slice_width = ceil_div(ceil_div(Kg, parts), PACK_SLICE_CHANNELS) * PACK_SLICE_CHANNELS
+    parts = ceil_div(Kg, slice_width)
+    for item in prange(groups * parts, num_threads=threads_for(groups * parts)):
+        gi = item // parts
+        k0 = (item % parts) * slice_width
+        k1 = min(Kg, k0 + slice_width)
+        if floating is float:
+            if kind == PACK_PANELS:
+                cconv_conv2d_forward_pack_f32(g, weight + gi * Kg * crs, packed + gi * packed_size, k0, k1)
+            elif kind == PACK_DIRECT:
+                cconv_conv2d_forward_direct_pack_f32(g, weight + gi * Kg * crs, packed + gi * packed_size,
+                                                     k0, k1)
+            else:
+                cconv_conv2d_backward_input_direct_pack_f32(g, weight + gi * Kg * crs,
+                                                            packed + gi * packed_size, k0, k1)
+        else:
+            if kind == PACK_PANELS:
+                cconv_conv2d_forward_pack_f64(g, weight + gi * Kg * crs, packed + gi * packed_size, k0, k1)
+            elif kind == PACK_DIRECT:
+                cconv_conv2d_forward_direct_pack_f64(g, weight + gi * Kg * crs, packed + gi * packed_size,
+                                                     k0, k1)
+            else:
+                cconv_conv2d_backward_input_direct_pack_f64(g, weight + gi * Kg * crs,
+                                                            packed + gi * packed_size, k0, k1)
+
+
 cdef inline cconv_conv2d_geometry conv_geometry(
         Py_ssize_t channels, Py_ssize_t in_h, Py_ssize_t in_w,
         Py_ssize_t out_channels, Py_ssize_t out_h, Py_ssize_t out_w,
@@ -163,7 +218,7 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     cdef cconv_conv2d_geometry g = conv_geometry(
         Cg, x.shape[2], x.shape[3], Kg, out.shape[2], out.shape[3], weight.shape[2],
         weight.shape[3], stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w)
-    cdef Py_ssize_t packed_size, gi
+    cdef Py_ssize_t packed_size
     cdef floating *packed
     cdef const floating *bias_ptr = &bias[0] if bias.shape[0] > 0 else NULL
     cdef int failures = 0
@@ -178,17 +233,8 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
         return -1
     # Stride 1 skips im2col, except 1x1 kernels, whose im2col is (nearly) x itself.
     cdef bint direct = stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1
-    for gi in prange(groups, num_threads=threads_for(groups)):
-        if floating is float:
-            if direct:
-                cconv_conv2d_forward_direct_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
-            else:
-                cconv_conv2d_forward_pack_f32(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
-        else:
-            if direct:
-                cconv_conv2d_forward_direct_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
-            else:
-                cconv_conv2d_forward_pack_f64(&g, &weight[gi * Kg, 0, 0, 0], packed + gi * packed_size)
+    pack_weights(PACK_DIRECT if direct else PACK_PANELS, &g, &weight[0, 0, 0, 0], packed,
+                 packed_size, groups)
     if direct:
         failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups)
     else:
@@ -453,7 +499,7 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
                                const cconv_conv2d_geometry *g, Py_ssize_t groups) noexcept nogil:
     """Stride 1: dX is the forward conv of dY with the flipped, transposed kernel."""
     cdef cconv_conv2d_geometry t = cconv_conv2d_backward_input_direct_geometry_f32(g)
-    cdef Py_ssize_t packed_size, gi, Kg = g.out_channels
+    cdef Py_ssize_t packed_size
     cdef floating *packed
     cdef int failures
     if floating is float:
@@ -463,13 +509,7 @@ cdef int backward_input_direct(const floating[:, :, :, ::1] grad_output,
     packed = <floating *> cconv_aligned_malloc(groups * packed_size * sizeof(floating))
     if packed == NULL:
         return -1
-    for gi in prange(groups, num_threads=threads_for(groups)):
-        if floating is float:
-            cconv_conv2d_backward_input_direct_pack_f32(g, &weight[gi * Kg, 0, 0, 0],
-                                                        packed + gi * packed_size)
-        else:
-            cconv_conv2d_backward_input_direct_pack_f64(g, &weight[gi * Kg, 0, 0, 0],
-                                                        packed + gi * packed_size)
+    pack_weights(PACK_BACKWARD_DIRECT, g, &weight[0, 0, 0, 0], packed, packed_size, groups)
     failures = forward_direct_items(grad_output, packed, packed_size, NULL, grad_input, &t, groups)
     cconv_aligned_free(packed)
     return -1 if failures else 0

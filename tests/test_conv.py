@@ -106,6 +106,12 @@ CASES = [
     # channel lanes; the input gradient pads dY by kernel - 1 - padding)
     Conv("direct-images-share-halo", 7, 3, 9, 8, 5, 3, 3, padding=2),
     Conv("lanes-K16-images-share-halo", 9, 4, 7, 7, 16, 5, 5, padding=1),
+    # weights of 64K+ elements are packed by every thread, a slice of 48 output
+    # channels each, here ending in partial slices: channel lanes (forward and
+    # input gradient) and, strided and grouped, the MR-row panels
+    Conv("packed-in-slices-K80-C96", 1, 96, 5, 6, 80, 3, 3, padding=1),
+    Conv("packed-in-slices-grouped-stride2", 1, 160, 5, 5, 200, 3, 3, stride=2,
+         padding=1, groups=2),
 ]
 CASE_IDS = [case.name for case in CASES]
 

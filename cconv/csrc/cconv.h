@@ -33,7 +33,8 @@ typedef struct cconv_conv2d_geometry {
     /* forward: weights packed once per call, then any set of pixel ranges */            \
     int64_t cconv_conv2d_forward_packed_size_##SFX(const cconv_conv2d_geometry *g);      \
     void cconv_conv2d_forward_pack_##SFX(const cconv_conv2d_geometry *g,                 \
-                                         const REAL *weight, REAL *packed);              \
+                                         const REAL *weight, REAL *packed,               \
+                                         int64_t k_begin, int64_t k_end);                \
     int64_t cconv_conv2d_forward_workspace_size_##SFX(const cconv_conv2d_geometry *g);   \
     void cconv_conv2d_forward_tile_##SFX(const cconv_conv2d_geometry *g, const REAL *x,  \
                                          const REAL *packed, const REAL *bias, REAL *y,  \
@@ -68,7 +69,8 @@ typedef struct cconv_conv2d_geometry {
     /* stride 1: no im2col; each item covers output rows [oh_begin, oh_end) */           \
     int64_t cconv_conv2d_direct_rows_per_item_##SFX(const cconv_conv2d_geometry *g);     \
     void cconv_conv2d_forward_direct_pack_##SFX(const cconv_conv2d_geometry *g,          \
-                                                const REAL *weight, REAL *packed);       \
+                                                const REAL *weight, REAL *packed,        \
+                                                int64_t k_begin, int64_t k_end);         \
     int64_t cconv_conv2d_forward_direct_workspace_size_##SFX(                            \
         const cconv_conv2d_geometry *g, int64_t rows);                                   \
     /* halo_ready: the workspace's padded copy already holds this item's zeros (a      \
@@ -81,7 +83,8 @@ typedef struct cconv_conv2d_geometry {
     cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_##SFX(             \
         const cconv_conv2d_geometry *g);                                                 \
     void cconv_conv2d_backward_input_direct_pack_##SFX(const cconv_conv2d_geometry *g,   \
-                                                       const REAL *weight, REAL *packed); \
+                                                       const REAL *weight, REAL *packed,  \
+                                                       int64_t k_begin, int64_t k_end);   \
     int64_t cconv_conv2d_backward_weight_direct_workspace_size_##SFX(                    \
         const cconv_conv2d_geometry *g, int64_t rows_per_block, int64_t k_per_block);    \
     void cconv_conv2d_backward_weight_direct_##SFX(                                      \
