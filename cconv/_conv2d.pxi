@@ -80,6 +80,17 @@ cdef extern from "cconv.h" nogil:
                                               const double *packed, const double *bias, double *y,
                                               int64_t oh0, int64_t oh1, int halo_ready,
                                               double *ws)
+    int64_t cconv_conv2d_phases_rows_per_item_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_phases_rows_per_item_f64(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_forward_phases_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
+    int64_t cconv_conv2d_forward_phases_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
+    void cconv_conv2d_forward_phases_rows_f32(const cconv_conv2d_geometry *g, const float *x,
+                                              const float *packed, const float *bias, float *y,
+                                              int64_t oh0, int64_t oh1, int halo_ready, float *ws)
+    void cconv_conv2d_forward_phases_rows_f64(const cconv_conv2d_geometry *g, const double *x,
+                                              const double *packed, const double *bias, double *y,
+                                              int64_t oh0, int64_t oh1, int halo_ready,
+                                              double *ws)
     cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_f32(const cconv_conv2d_geometry *g)
     void cconv_conv2d_backward_input_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed,
                                                      int64_t k0, int64_t k1)
@@ -114,6 +125,7 @@ cdef extern from "tuning.h":
         CCONV_NR_F64
         CCONV_DOT_MR
         CCONV_DOT_NR
+        CCONV_PHASES_MAX_STRIDE
 
 # im2col rows per weight-gradient work item: a multiple of DOT_NR whose
 # PIXEL_BLOCK-wide tile (48 x 512 floats = 96 KiB) stays in L2.
@@ -235,8 +247,14 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
     cdef bint direct = stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1
     pack_weights(PACK_DIRECT if direct else PACK_PANELS, &g, &weight[0, 0, 0, 0], packed,
                  packed_size, groups)
-    if direct:
-        failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups)
+    # Other strides read x through phase planes (csrc/generic/conv2d_phases.inc),
+    # but a 1x1 kernel reads each cell once: its gather alone is cheaper.
+    cdef bint phases = (not direct and (stride_h > 1 or stride_w > 1)
+                        and g.kernel_h * g.kernel_w > 1
+                        and stride_h <= CCONV_PHASES_MAX_STRIDE
+                        and stride_w <= CCONV_PHASES_MAX_STRIDE)
+    if direct or phases:
+        failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups, phases)
     else:
         failures = forward_im2col_items(x, packed, packed_size, bias_ptr, out, &g, groups)
     cconv_aligned_free(packed)
@@ -339,8 +357,9 @@ cdef int forward_batched_items(const floating[:, :, :, ::1] x, const floating *p
 cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *packed,
                               Py_ssize_t packed_size, const floating *bias,
                               floating[:, :, :, ::1] out, const cconv_conv2d_geometry *g,
-                              Py_ssize_t groups) noexcept nogil:
-    """Stride 1: items are (image, group, block of output rows); no im2col.
+                              Py_ssize_t groups, bint phases=False) noexcept nogil:
+    """Items are (image, group, block of output rows): the stride-1 direct
+    conv, or with `phases` the strided one through phase planes.
 
     `x` and `out` are the conv's input and output as laid out for `g` (the
     input gradient passes dY and dX here with the transposed geometry)."""
@@ -349,18 +368,22 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
     cdef floating *ws
     cdef int failures = 0, failures_static = 0
     if floating is float:
-        rows = cconv_conv2d_direct_rows_per_item_f32(g)
+        rows = (cconv_conv2d_phases_rows_per_item_f32(g) if phases
+                else cconv_conv2d_direct_rows_per_item_f32(g))
     else:
-        rows = cconv_conv2d_direct_rows_per_item_f64(g)
+        rows = (cconv_conv2d_phases_rows_per_item_f64(g) if phases
+                else cconv_conv2d_direct_rows_per_item_f64(g))
     # Thinner row blocks when images alone cannot feed every thread.
     rows = max(1, min(rows, ceil_div(OH, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD,
                                                   N * groups))))
     blocks = ceil_div(OH, rows)
     items = N * groups * blocks
     if floating is float:
-        ws_size = cconv_conv2d_forward_direct_workspace_size_f32(g, rows)
+        ws_size = (cconv_conv2d_forward_phases_workspace_size_f32(g, rows) if phases
+                   else cconv_conv2d_forward_direct_workspace_size_f32(g, rows))
     else:
-        ws_size = cconv_conv2d_forward_direct_workspace_size_f64(g, rows)
+        ws_size = (cconv_conv2d_forward_phases_workspace_size_f64(g, rows) if phases
+                   else cconv_conv2d_forward_direct_workspace_size_f64(g, rows))
     # One block per image: every item pads the same rows, so a workspace
     # zeroed once keeps its zeros and each item copies only x's cells.
     cdef bint same_rows = blocks == 1
@@ -378,13 +401,13 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
         if guided:
             for item in prange(items, schedule='guided'):
                 failures += direct_item(x, packed, packed_size, bias, out, g, groups, blocks,
-                                        rows, item, same_rows, ws)
+                                        rows, item, same_rows, phases, ws)
         else:
             # (a reduction variable of its own: Cython names one twice in the
             # parallel block's clauses otherwise)
             for item in prange(items, schedule='static'):
                 failures_static += direct_item(x, packed, packed_size, bias, out, g, groups,
-                                               blocks, rows, item, same_rows, ws)
+                                               blocks, rows, item, same_rows, phases, ws)
         cconv_aligned_free(ws)
     return failures + failures_static
 
@@ -398,24 +421,35 @@ cdef inline int direct_item(const floating[:, :, :, ::1] x, const floating *pack
                             Py_ssize_t packed_size, const floating *bias,
                             floating[:, :, :, ::1] out, const cconv_conv2d_geometry *g,
                             Py_ssize_t groups, Py_ssize_t blocks, Py_ssize_t rows,
-                            Py_ssize_t item, bint same_rows, floating *ws) noexcept nogil:
+                            Py_ssize_t item, bint same_rows, bint phases,
+                            floating *ws) noexcept nogil:
     """One (image, group, block of rows) of forward_direct_items; 1 when the
     thread has no workspace."""
     cdef Py_ssize_t Cg = g.channels, Kg = g.out_channels, OH = g.out_h
     cdef Py_ssize_t n = item // (groups * blocks), gi = (item // blocks) % groups
     cdef Py_ssize_t b = item % blocks
+    cdef Py_ssize_t oh0 = b * rows, oh1 = min(OH, (b + 1) * rows)
+    cdef const floating *group_bias = bias + gi * Kg if bias != NULL else NULL
     if ws == NULL:
         return 1
     if floating is float:
-        cconv_conv2d_forward_direct_rows_f32(
-            g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
-            bias + gi * Kg if bias != NULL else NULL,
-            &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), same_rows, ws)
+        if phases:
+            cconv_conv2d_forward_phases_rows_f32(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                                                 group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
+                                                 same_rows, ws)
+        else:
+            cconv_conv2d_forward_direct_rows_f32(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                                                 group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
+                                                 same_rows, ws)
     else:
-        cconv_conv2d_forward_direct_rows_f64(
-            g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
-            bias + gi * Kg if bias != NULL else NULL,
-            &out[n, gi * Kg, 0, 0], b * rows, min(OH, (b + 1) * rows), same_rows, ws)
+        if phases:
+            cconv_conv2d_forward_phases_rows_f64(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                                                 group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
+                                                 same_rows, ws)
+        else:
+            cconv_conv2d_forward_direct_rows_f64(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
+                                                 group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
+                                                 same_rows, ws)
     return 0
 
 

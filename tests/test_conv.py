@@ -106,6 +106,11 @@ CASES = [
     # channel lanes; the input gradient pads dY by kernel - 1 - padding)
     Conv("direct-images-share-halo", 7, 3, 9, 8, 5, 3, 3, padding=2),
     Conv("lanes-K16-images-share-halo", 9, 4, 7, 7, 16, 5, 5, padding=1),
+    # strided convs read x through phase planes: even padding, an odd width
+    # (the even phase one cell longer), and a stride past the planes' limit
+    Conv("stride2-pad2-5x5", 2, 3, 11, 12, 5, 5, 5, stride=2, padding=2),
+    Conv("stride2-pad0-odd-width", 2, 4, 9, 13, 6, 3, 3, stride=2),
+    Conv("stride9-gathers", 1, 2, 20, 21, 3, 3, 3, stride=9, padding=1),
     # weights of 64K+ elements are packed by every thread, a slice of 48 output
     # channels each, here ending in partial slices: channel lanes (forward and
     # input gradient) and, strided and grouped, the MR-row panels

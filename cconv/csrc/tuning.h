@@ -41,6 +41,10 @@
  * width). 1024 positions x 64 channels of output block = 256 KiB fp32. */
 #define CCONV_DIRECT_POSITIONS 1024
 
+/* Strided forward through phase planes (conv2d_phases.inc): strides up to
+ * this; larger ones gather taps straight from x (im2col_tile). */
+#define CCONV_PHASES_MAX_STRIDE 8
+
 /* Stride-1 direct path with channel lanes: taps per weight chunk. A chunk of
  * KC x NR weights (18 KiB fp32) stays in L1 while the tile visits every
  * position of the block. */
