@@ -111,6 +111,10 @@ CASES = [
     Conv("stride2-pad2-5x5", 2, 3, 11, 12, 5, 5, 5, stride=2, padding=2),
     Conv("stride2-pad0-odd-width", 2, 4, 9, 13, 6, 3, 3, stride=2),
     Conv("stride9-gathers", 1, 2, 20, 21, 3, 3, 3, stride=9, padding=1),
+    # strided, whole images an item, 14 x 14 outputs ending in 4 columns past
+    # whole tiles (K = 20: masked lanes; and per group)
+    Conv("stride2-lane-tail", 8, 3, 28, 28, 20, 3, 3, stride=2, padding=1),
+    Conv("stride2-lane-tail-grouped", 8, 4, 28, 27, 10, 3, 3, stride=2, padding=1, groups=2),
     # weights of 64K+ elements are packed by every thread, a slice of 48 output
     # channels each, here ending in partial slices: channel lanes (forward and
     # input gradient) and, strided and grouped, the MR-row panels
