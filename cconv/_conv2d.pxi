@@ -80,6 +80,18 @@ cdef extern from "cconv.h" nogil:
                                               const double *packed, const double *bias, double *y,
                                               int64_t oh0, int64_t oh1, int halo_ready,
                                               double *ws)
+    int64_t cconv_conv2d_backward_input_phases_packed_size_f32(const cconv_conv2d_geometry *g, int64_t phase)
+    int64_t cconv_conv2d_backward_input_phases_packed_size_f64(const cconv_conv2d_geometry *g, int64_t phase)
+    void cconv_conv2d_backward_input_phases_pack_f32(const cconv_conv2d_geometry *g, const float *w,
+                                                     int64_t phase, float *packed, int64_t k0, int64_t k1)
+    void cconv_conv2d_backward_input_phases_pack_f64(const cconv_conv2d_geometry *g, const double *w,
+                                                     int64_t phase, double *packed, int64_t k0, int64_t k1)
+    int64_t cconv_conv2d_backward_input_phases_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_backward_input_phases_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_backward_input_phases_image_f32(const cconv_conv2d_geometry *g, const float *gy,
+                                                      const float *packed, float *gx, float *ws)
+    void cconv_conv2d_backward_input_phases_image_f64(const cconv_conv2d_geometry *g, const double *gy,
+                                                      const double *packed, double *gx, double *ws)
     int64_t cconv_conv2d_phases_rows_per_item_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_phases_rows_per_item_f64(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_forward_phases_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
@@ -475,6 +487,13 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
         return 0
     if stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1 and Kg > 0:
         return backward_input_direct(grad_output, weight, grad_input, &g, groups)
+    # Other strides: a direct conv per phase, its items whole images, so from
+    # a few images on (a choice by shape, never by thread count, keeps the
+    # results bitwise the same); fewer split channels through col2im instead.
+    if ((stride_h > 1 or stride_w > 1) and stride_h <= CCONV_PHASES_MAX_STRIDE
+            and stride_w <= CCONV_PHASES_MAX_STRIDE and g.kernel_h * g.kernel_w > 1
+            and Kg > 0 and N * groups >= PHASES_MIN_IMAGES):
+        return backward_input_phases(grad_output, weight, grad_input, &g, groups)
     # Blocks of input channels give N = 1 calls parallel work too.
     blocks = max(1, min(Cg, ceil_div(cconv_max_threads() * 2, N * groups)))
     per_block = ceil_div(Cg, blocks)
@@ -522,6 +541,67 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
                         packed + gi * packed_size + b * block_stride,
                         &grad_input[n, gi * Cg, 0, 0], b * per_block,
                         min(Cg, (b + 1) * per_block), ws)
+        cconv_aligned_free(ws)
+    cconv_aligned_free(packed)
+    return -1 if failures else 0
+
+
+# Image groups from which a strided input gradient goes phase by phase.
+cdef enum:
+    PHASES_MIN_IMAGES = 4
+
+
+cdef int backward_input_phases(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] weight,
+                               floating[:, :, :, ::1] grad_input,
+                               const cconv_conv2d_geometry *g, Py_ssize_t groups) noexcept nogil:
+    """Strides 2..8: each phase of dX is a stride-1 direct conv of dY
+    (csrc/generic/conv2d_backward_input_phases.inc); items are images."""
+    cdef Py_ssize_t N = grad_input.shape[0], Cg = g.channels, Kg = g.out_channels
+    cdef Py_ssize_t phases = g.stride_h * g.stride_w, per_group = 0, phase, item, n, gi, ws_size
+    cdef Py_ssize_t offsets[CCONV_PHASES_MAX_STRIDE * CCONV_PHASES_MAX_STRIDE]
+    cdef Py_ssize_t w_group = Kg * Cg * g.kernel_h * g.kernel_w
+    cdef floating *packed
+    cdef floating *ws
+    cdef int failures = 0
+    for phase in range(phases):
+        offsets[phase] = per_group
+        if floating is float:
+            per_group += cconv_conv2d_backward_input_phases_packed_size_f32(g, phase)
+        else:
+            per_group += cconv_conv2d_backward_input_phases_packed_size_f64(g, phase)
+    packed = <floating *> cconv_aligned_malloc(max(1, groups * per_group) * sizeof(floating))
+    if packed == NULL:
+        return -1
+    for item in prange(groups * phases, num_threads=threads_for(groups * phases)):
+        gi = item // phases
+        phase = item % phases
+        if floating is float:
+            cconv_conv2d_backward_input_phases_pack_f32(
+                g, &weight[gi * Kg, 0, 0, 0], phase, packed + gi * per_group + offsets[phase], 0, Kg)
+        else:
+            cconv_conv2d_backward_input_phases_pack_f64(
+                g, &weight[gi * Kg, 0, 0, 0], phase, packed + gi * per_group + offsets[phase], 0, Kg)
+    if floating is float:
+        ws_size = cconv_conv2d_backward_input_phases_workspace_size_f32(g)
+    else:
+        ws_size = cconv_conv2d_backward_input_phases_workspace_size_f64(g)
+    with parallel(num_threads=threads_for(N * groups)):
+        ws = <floating *> cconv_aligned_malloc(max(1, ws_size) * sizeof(floating))
+        for item in prange(N * groups, schedule='dynamic'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // groups
+                gi = item % groups
+                if floating is float:
+                    cconv_conv2d_backward_input_phases_image_f32(
+                        g, &grad_output[n, gi * Kg, 0, 0], packed + gi * per_group,
+                        &grad_input[n, gi * Cg, 0, 0], ws)
+                else:
+                    cconv_conv2d_backward_input_phases_image_f64(
+                        g, &grad_output[n, gi * Kg, 0, 0], packed + gi * per_group,
+                        &grad_input[n, gi * Cg, 0, 0], ws)
         cconv_aligned_free(ws)
     cconv_aligned_free(packed)
     return -1 if failures else 0

@@ -111,6 +111,15 @@ CASES = [
     Conv("stride2-pad2-5x5", 2, 3, 11, 12, 5, 5, 5, stride=2, padding=2),
     Conv("stride2-pad0-odd-width", 2, 4, 9, 13, 6, 3, 3, stride=2),
     Conv("stride9-gathers", 1, 2, 20, 21, 3, 3, 3, stride=9, padding=1),
+    # strided input gradients as one direct conv per phase of dX (4+ images):
+    # phases no tap reaches (stride 3, kernel 2), dilation sharing a factor
+    # with the stride, unequal strides with dilation, 5x5 with even padding
+    Conv("dx-phases-stride3-kernel2", 4, 3, 11, 10, 5, 2, 2, stride=3),
+    Conv("dx-phases-dilation2-stride2", 4, 5, 13, 12, 7, 3, 3, stride=2, padding=2,
+         dilation=2),
+    Conv("dx-phases-stride-pairs-dilated", 5, 4, 13, 15, 6, 3, 2, stride=(3, 2),
+         padding=(1, 0), dilation=(2, 3), bias=False),
+    Conv("dx-phases-5x5-K32", 4, 16, 12, 11, 32, 5, 5, stride=2, padding=2),
     # strided, whole images an item, 14 x 14 outputs ending in 4 columns past
     # whole tiles (K = 20: masked lanes; and per group)
     Conv("stride2-lane-tail", 8, 3, 28, 28, 20, 3, 3, stride=2, padding=1),

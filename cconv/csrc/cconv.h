@@ -87,6 +87,17 @@ typedef struct cconv_conv2d_geometry {
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *packed,               \
         const REAL *bias, REAL *y, int64_t oh_begin, int64_t oh_end, int halo_ready,     \
         REAL *workspace);                                                                \
+    /* strided input gradient: one stride-1 direct conv per phase (ph * stride_w + pw) */ \
+    int64_t cconv_conv2d_backward_input_phases_packed_size_##SFX(                        \
+        const cconv_conv2d_geometry *g, int64_t phase);                                  \
+    void cconv_conv2d_backward_input_phases_pack_##SFX(                                  \
+        const cconv_conv2d_geometry *g, const REAL *weight, int64_t phase, REAL *packed, \
+        int64_t k_begin, int64_t k_end);                                                 \
+    int64_t cconv_conv2d_backward_input_phases_workspace_size_##SFX(                     \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_backward_input_phases_image_##SFX(                                 \
+        const cconv_conv2d_geometry *g, const REAL *grad_output, const REAL *packed,     \
+        REAL *grad_input, REAL *workspace);                                              \
     /* stride-1 input gradient = forward of this geometry with these packed weights */  \
     cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_##SFX(             \
         const cconv_conv2d_geometry *g);                                                 \

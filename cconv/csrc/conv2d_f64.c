@@ -31,4 +31,5 @@ static inline int64_t crs_of(const cconv_conv2d_geometry *g) {
 #include "generic/conv2d_backward_weight.inc"
 #include "generic/conv2d_direct.inc"
 #include "generic/conv2d_phases.inc"
+#include "generic/conv2d_backward_input_phases.inc"
 #include "generic/conv2d_nhwc.inc"
