@@ -98,11 +98,22 @@ cdef extern from "cconv.h" nogil:
     int64_t cconv_conv2d_forward_phases_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
     void cconv_conv2d_forward_phases_rows_f32(const cconv_conv2d_geometry *g, const float *x,
                                               const float *packed, const float *bias, float *y,
-                                              int64_t oh0, int64_t oh1, int halo_ready, float *ws)
+                                              int64_t oh0, int64_t oh1, int64_t positions,
+                                              int halo_ready, float *ws)
     void cconv_conv2d_forward_phases_rows_f64(const cconv_conv2d_geometry *g, const double *x,
                                               const double *packed, const double *bias, double *y,
-                                              int64_t oh0, int64_t oh1, int halo_ready,
-                                              double *ws)
+                                              int64_t oh0, int64_t oh1, int64_t positions,
+                                              int halo_ready, double *ws)
+    int64_t cconv_conv2d_forward_phases_tails_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_forward_phases_tails_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_forward_phases_tails_f32(const cconv_conv2d_geometry *g, const float *x,
+                                               int64_t x_image_stride, int64_t n_images, int64_t tail,
+                                               const float *packed, const float *bias, float *y,
+                                               int64_t y_image_stride, float *ws)
+    void cconv_conv2d_forward_phases_tails_f64(const cconv_conv2d_geometry *g, const double *x,
+                                               int64_t x_image_stride, int64_t n_images, int64_t tail,
+                                               const double *packed, const double *bias, double *y,
+                                               int64_t y_image_stride, double *ws)
     cconv_conv2d_geometry cconv_conv2d_backward_input_direct_geometry_f32(const cconv_conv2d_geometry *g)
     void cconv_conv2d_backward_input_direct_pack_f32(const cconv_conv2d_geometry *g, const float *w, float *packed,
                                                      int64_t k0, int64_t k1)
@@ -396,6 +407,21 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
     else:
         ws_size = (cconv_conv2d_forward_phases_workspace_size_f64(g, rows) if phases
                    else cconv_conv2d_forward_direct_workspace_size_f64(g, rows))
+    # Whole images whose outputs end in a sliver of a vector past the last
+    # whole tile (14 x 14 = 3 x 64 + 4): those of every image are one more
+    # item, the first (csrc: forward_phases_tails).
+    cdef Py_ssize_t tile = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
+    cdef Py_ssize_t P = OH * g.out_w
+    cdef Py_ssize_t tail = P % tile if phases and blocks == 1 and groups == 1 else 0
+    if tail > tile // 4 or P < tile:
+        tail = 0
+    cdef Py_ssize_t tails_at = ws_size  # after the planes, whose zeros must stay
+    if tail:
+        items += 1
+        if floating is float:
+            ws_size += cconv_conv2d_forward_phases_tails_workspace_size_f32(g)
+        else:
+            ws_size += cconv_conv2d_forward_phases_tails_workspace_size_f64(g)
     # One block per image: every item pads the same rows, so a workspace
     # zeroed once keeps its zeros and each item copies only x's cells.
     cdef bint same_rows = blocks == 1
@@ -413,13 +439,14 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
         if guided:
             for item in prange(items, schedule='guided'):
                 failures += direct_item(x, packed, packed_size, bias, out, g, groups, blocks,
-                                        rows, item, same_rows, phases, ws)
+                                        rows, item, same_rows, phases, tail, tails_at, ws)
         else:
             # (a reduction variable of its own: Cython names one twice in the
             # parallel block's clauses otherwise)
             for item in prange(items, schedule='static'):
                 failures_static += direct_item(x, packed, packed_size, bias, out, g, groups,
-                                               blocks, rows, item, same_rows, phases, ws)
+                                               blocks, rows, item, same_rows, phases, tail,
+                                               tails_at, ws)
         cconv_aligned_free(ws)
     return failures + failures_static
 
@@ -433,22 +460,39 @@ cdef inline int direct_item(const floating[:, :, :, ::1] x, const floating *pack
                             Py_ssize_t packed_size, const floating *bias,
                             floating[:, :, :, ::1] out, const cconv_conv2d_geometry *g,
                             Py_ssize_t groups, Py_ssize_t blocks, Py_ssize_t rows,
-                            Py_ssize_t item, bint same_rows, bint phases,
-                            floating *ws) noexcept nogil:
-    """One (image, group, block of rows) of forward_direct_items; 1 when the
-    thread has no workspace."""
-    cdef Py_ssize_t Cg = g.channels, Kg = g.out_channels, OH = g.out_h
-    cdef Py_ssize_t n = item // (groups * blocks), gi = (item // blocks) % groups
-    cdef Py_ssize_t b = item % blocks
-    cdef Py_ssize_t oh0 = b * rows, oh1 = min(OH, (b + 1) * rows)
-    cdef const floating *group_bias = bias + gi * Kg if bias != NULL else NULL
+                            Py_ssize_t item, bint same_rows, bint phases, Py_ssize_t tail,
+                            Py_ssize_t tails_at, floating *ws) noexcept nogil:
+    """One (image, group, block of rows) of forward_direct_items, after item 0
+    of the images' tails when there is a tail; 1 when the thread has no
+    workspace."""
+    cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels, OH = g.out_h
+    cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
+    cdef Py_ssize_t y_stride = out.shape[1] * out.shape[2] * out.shape[3]
+    cdef Py_ssize_t n, gi, b, oh0, oh1
+    cdef const floating *group_bias
     if ws == NULL:
         return 1
+    if tail:
+        if item == 0:
+            if floating is float:
+                cconv_conv2d_forward_phases_tails_f32(g, &x[0, 0, 0, 0], x_stride, N, tail, packed,
+                                                      bias, &out[0, 0, 0, 0], y_stride, ws + tails_at)
+            else:
+                cconv_conv2d_forward_phases_tails_f64(g, &x[0, 0, 0, 0], x_stride, N, tail, packed,
+                                                      bias, &out[0, 0, 0, 0], y_stride, ws + tails_at)
+            return 0
+        item -= 1
+    n = item // (groups * blocks)
+    gi = (item // blocks) % groups
+    b = item % blocks
+    oh0 = b * rows
+    oh1 = min(OH, (b + 1) * rows)
+    group_bias = bias + gi * Kg if bias != NULL else NULL
     if floating is float:
         if phases:
             cconv_conv2d_forward_phases_rows_f32(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                                                  group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
-                                                 same_rows, ws)
+                                                 (oh1 - oh0) * g.out_w - tail, same_rows, ws)
         else:
             cconv_conv2d_forward_direct_rows_f32(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                                                  group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
@@ -457,7 +501,7 @@ cdef inline int direct_item(const floating[:, :, :, ::1] x, const floating *pack
         if phases:
             cconv_conv2d_forward_phases_rows_f64(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                                                  group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,
-                                                 same_rows, ws)
+                                                 (oh1 - oh0) * g.out_w - tail, same_rows, ws)
         else:
             cconv_conv2d_forward_direct_rows_f64(g, &x[n, gi * Cg, 0, 0], packed + gi * packed_size,
                                                  group_bias, &out[n, gi * Kg, 0, 0], oh0, oh1,

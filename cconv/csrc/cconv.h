@@ -85,8 +85,15 @@ typedef struct cconv_conv2d_geometry {
         const cconv_conv2d_geometry *g, int64_t rows);                                   \
     void cconv_conv2d_forward_phases_rows_##SFX(                                         \
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *packed,               \
-        const REAL *bias, REAL *y, int64_t oh_begin, int64_t oh_end, int halo_ready,     \
-        REAL *workspace);                                                                \
+        const REAL *bias, REAL *y, int64_t oh_begin, int64_t oh_end, int64_t positions,  \
+        int halo_ready, REAL *workspace);                                                \
+    /* whole images: their last `tail` outputs, of all images at once */                \
+    int64_t cconv_conv2d_forward_phases_tails_workspace_size_##SFX(                      \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_forward_phases_tails_##SFX(                                        \
+        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_image_stride,           \
+        int64_t n_images, int64_t tail, const REAL *packed, const REAL *bias, REAL *y,   \
+        int64_t y_image_stride, REAL *workspace);                                        \
     /* strided input gradient: one stride-1 direct conv per phase (ph * stride_w + pw) */ \
     int64_t cconv_conv2d_backward_input_phases_packed_size_##SFX(                        \
         const cconv_conv2d_geometry *g, int64_t phase);                                  \
