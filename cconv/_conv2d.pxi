@@ -533,10 +533,12 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
         return backward_input_direct(grad_output, weight, grad_input, &g, groups)
     # Other strides: a direct conv per phase, its items whole images, so from
     # a few images on (a choice by shape, never by thread count, keeps the
-    # results bitwise the same); fewer split channels through col2im instead.
+    # results bitwise the same) and for images whose dX fits a thread's
+    # workspace; else channels split through col2im.
     if ((stride_h > 1 or stride_w > 1) and stride_h <= CCONV_PHASES_MAX_STRIDE
             and stride_w <= CCONV_PHASES_MAX_STRIDE and g.kernel_h * g.kernel_w > 1
-            and Kg > 0 and N * groups >= PHASES_MIN_IMAGES):
+            and Kg > 0 and N * groups >= PHASES_MIN_IMAGES
+            and Cg * g.in_h * g.in_w <= PHASES_MAX_IMAGE):
         return backward_input_phases(grad_output, weight, grad_input, &g, groups)
     # Blocks of input channels give N = 1 calls parallel work too.
     blocks = max(1, min(Cg, ceil_div(cconv_max_threads() * 2, N * groups)))
@@ -590,9 +592,11 @@ cdef int conv2d_backward_input(const floating[:, :, :, ::1] grad_output,
     return -1 if failures else 0
 
 
-# Image groups from which a strided input gradient goes phase by phase.
+# Image groups from which a strided input gradient goes phase by phase, and
+# the most dX elements of one image group (each thread holds one: 4 MiB fp32).
 cdef enum:
     PHASES_MIN_IMAGES = 4
+    PHASES_MAX_IMAGE = 1048576
 
 
 cdef int backward_input_phases(const floating[:, :, :, ::1] grad_output,
