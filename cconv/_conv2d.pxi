@@ -608,7 +608,6 @@ cdef int backward_input_phases(const floating[:, :, :, ::1] grad_output,
     cdef Py_ssize_t N = grad_input.shape[0], Cg = g.channels, Kg = g.out_channels
     cdef Py_ssize_t phases = g.stride_h * g.stride_w, per_group = 0, phase, item, n, gi, ws_size
     cdef Py_ssize_t offsets[CCONV_PHASES_MAX_STRIDE * CCONV_PHASES_MAX_STRIDE]
-    cdef Py_ssize_t w_group = Kg * Cg * g.kernel_h * g.kernel_w
     cdef floating *packed
     cdef floating *ws
     cdef int failures = 0
