@@ -41,22 +41,23 @@ def _count_while(action):
 
 
 def test_a_long_conv_lets_other_python_threads_run():
-    """One ~0.1 s single-threaded conv call: holding the GIL, the counting
-    thread would get only the forced-switch slices (5 ms); released, it counts
-    on the other core all along, at about its rate next to a sleep."""
+    """One ~0.1-0.3 s single-threaded conv call. A C call that holds the GIL leaves
+    the counting thread at ~0.3% of its rate next to a sleep (a backtracking
+    re.match, measured); released, it counts on the other core at 26-70% of
+    that rate on a busy shared VM. 5% separates the two with room either way."""
     before = cconv.get_num_threads()
     cconv.set_num_threads(1)
     try:
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((24, 64, 48, 48)).astype(np.float32)
+        x = rng.standard_normal((48, 64, 48, 48)).astype(np.float32)
         w = rng.standard_normal((64, 64, 3, 3)).astype(np.float32)
         F.conv2d(x[:1], w, padding=1)  # warm up
         idle, idle_seconds = _count_while(lambda: time.sleep(0.1))
         busy, busy_seconds = _count_while(lambda: F.conv2d(x, w, padding=1))
     finally:
         cconv.set_num_threads(before)
-    assert busy_seconds > 0.03
-    assert busy / busy_seconds > 0.3 * idle / idle_seconds, (busy, busy_seconds, idle, idle_seconds)
+    assert busy_seconds > 0.02  # many 5 ms switch intervals long
+    assert busy / busy_seconds > 0.05 * idle / idle_seconds, (busy, busy_seconds, idle, idle_seconds)
 
 
 def _jobs(rng):
