@@ -30,6 +30,22 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_nhwc_backward_input_scatter_f64(const cconv_conv2d_geometry *g, const double *gy,
                                                       int64_t gys, const double *wt, double *gx,
                                                       int64_t gxs, double *work)
+    int64_t cconv_conv2d_nhwc_backward_input_planar_packed_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_input_planar_packed_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_backward_input_planar_pack_f32(const cconv_conv2d_geometry *g,
+                                                          const float *w, int64_t ws_,
+                                                          float *packed, float *scratch)
+    void cconv_conv2d_nhwc_backward_input_planar_pack_f64(const cconv_conv2d_geometry *g,
+                                                          const double *w, int64_t ws_,
+                                                          double *packed, double *scratch)
+    int64_t cconv_conv2d_nhwc_backward_input_planar_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_input_planar_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_backward_input_planar_f32(const cconv_conv2d_geometry *g, const float *gy,
+                                                     int64_t gys, const float *packed, float *gx,
+                                                     int64_t gxs, float *work)
+    void cconv_conv2d_nhwc_backward_input_planar_f64(const cconv_conv2d_geometry *g, const double *gy,
+                                                     int64_t gys, const double *packed, double *gx,
+                                                     int64_t gxs, double *work)
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_nhwc_backward_weight_f32(const cconv_conv2d_geometry *g, const float *x,
@@ -117,6 +133,68 @@ cdef enum:
     NHWC_LANES_MIN_CHANNELS = 16
 
 
+# The planar input gradient's items are (image, group): from this many on
+# both threads have work; an image's dY and dX planes stay within this many
+# elements (a few MB of per-thread workspace).
+cdef enum:
+    NHWC_PLANAR_MIN_ITEMS = 4
+    NHWC_PLANAR_MAX_ELEMENTS = 1 << 20
+
+
+cdef int backward_input_nhwc_planar(const floating[:, :, :, ::1] grad_output,
+                                    const floating[:, :, :, ::1] weight,
+                                    floating[:, :, :, ::1] grad_input,
+                                    const cconv_conv2d_geometry *g, Py_ssize_t groups) noexcept nogil:
+    """Stride 1, Cg < 16: each image's dX through planes (csrc/generic/
+    conv2d_nhwc_backward_input_planar.inc)."""
+    cdef Py_ssize_t N = grad_input.shape[0], C = grad_input.shape[3], K = grad_output.shape[3]
+    cdef Py_ssize_t Cg = C // groups, Kg = K // groups, packed_size, ws_size, item, n, gi
+    cdef Py_ssize_t gx_image = grad_input.shape[1] * grad_input.shape[2] * C
+    cdef Py_ssize_t gy_image = grad_output.shape[1] * grad_output.shape[2] * K
+    cdef floating *packed
+    cdef floating *ws
+    cdef int failures = 0
+    if floating is float:
+        packed_size = whole_lines(cconv_conv2d_nhwc_backward_input_planar_packed_size_f32(g))
+        ws_size = cconv_conv2d_nhwc_backward_input_planar_workspace_size_f32(g)
+    else:
+        packed_size = whole_lines(cconv_conv2d_nhwc_backward_input_planar_packed_size_f64(g))
+        ws_size = cconv_conv2d_nhwc_backward_input_planar_workspace_size_f64(g)
+    # the packs' scratch (the group's filter as K, C, R, S) after the packs
+    packed = <floating *> cconv_aligned_malloc(
+        (groups * packed_size + Kg * Cg * g.kernel_h * g.kernel_w) * sizeof(floating))
+    if packed == NULL:
+        return -1
+    for gi in range(groups):
+        if floating is float:
+            cconv_conv2d_nhwc_backward_input_planar_pack_f32(
+                g, &weight[0, 0, 0, gi * Kg], K, packed + gi * packed_size,
+                packed + groups * packed_size)
+        else:
+            cconv_conv2d_nhwc_backward_input_planar_pack_f64(
+                g, &weight[0, 0, 0, gi * Kg], K, packed + gi * packed_size,
+                packed + groups * packed_size)
+    with parallel(num_threads=threads_for(N * groups)):
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
+        for item in prange(N * groups, schedule='static'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // groups
+                gi = item % groups
+                if floating is float:
+                    cconv_conv2d_nhwc_backward_input_planar_f32(
+                        g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * packed_size,
+                        &grad_input[n, 0, 0, gi * Cg], C, ws)
+                else:
+                    cconv_conv2d_nhwc_backward_input_planar_f64(
+                        g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * packed_size,
+                        &grad_input[n, 0, 0, gi * Cg], C, ws)
+        cconv_aligned_free(ws)
+    cconv_aligned_free(packed)
+    return -1 if failures else 0
+
+
 cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
                                     const floating[:, :, :, ::1] weight,
                                     floating[:, :, :, ::1] grad_input,
@@ -142,6 +220,10 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
     if Kg == 0:
         memset(&grad_input[0, 0, 0, 0], 0, N * gx_image * sizeof(floating))
         return 0
+    if (stride_h == 1 and stride_w == 1 and Cg < NHWC_LANES_MIN_CHANNELS
+            and N * groups >= NHWC_PLANAR_MIN_ITEMS
+            and Kg * g.out_h * g.out_w + Cg * g.in_h * g.in_w <= NHWC_PLANAR_MAX_ELEMENTS):
+        return backward_input_nhwc_planar(grad_output, weight, grad_input, &g, groups)
     # room for either packing: the flipped filter, or the tap-chunked transpose
     size = max(size, cconv_conv2d_nhwc_transposed_filter_size_f32(&g) if floating is float
            else cconv_conv2d_nhwc_transposed_filter_size_f64(&g))

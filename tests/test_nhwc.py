@@ -25,6 +25,15 @@ CONV_CASES = [
     # strided input gradient: taps in several tile-wide chunks, a partial last one,
     # and groups (each group's filter chunked on its own)
     ((2, 11, 10, 20), (3, 3, 10, 70), 2, 1, "SAME", 2),
+    # stride-1 input gradient through planes (under 16 input channels, 4+ images):
+    # RGB, one channel with padding, LeNet's second layer, a dilation, dX in two
+    # row blocks (44-wide padded rows), 8 channels (float64's channel lanes)
+    ((4, 9, 8, 3), (3, 3, 3, 16), 1, 1, "SAME", 1),
+    ((5, 12, 12, 1), (5, 5, 1, 6), 1, 1, 2, 1),
+    ((4, 14, 14, 6), (5, 5, 6, 16), 1, 1, "VALID", 1),
+    ((4, 10, 9, 3), (3, 3, 3, 17), 1, 2, "SAME", 1),
+    ((4, 40, 40, 3), (5, 5, 3, 16), 1, 1, "SAME", 1),
+    ((4, 7, 9, 8), (3, 3, 8, 16), 1, 1, [[0, 0], [2, 0], [0, 1], [0, 0]], 1),
 ]
 
 

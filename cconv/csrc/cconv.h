@@ -146,6 +146,17 @@ typedef struct cconv_conv2d_geometry {
     void cconv_conv2d_nhwc_backward_input_scatter_##SFX(                                 \
         const cconv_conv2d_geometry *g, const REAL *grad_output, int64_t gy_stride,      \
         const REAL *wt, REAL *grad_input, int64_t gx_stride, REAL *workspace);           \
+    /* stride 1, few input channels: one image through planes */                       \
+    int64_t cconv_conv2d_nhwc_backward_input_planar_packed_size_##SFX(                  \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_nhwc_backward_input_planar_pack_##SFX(                             \
+        const cconv_conv2d_geometry *g, const REAL *w, int64_t w_stride, REAL *packed,   \
+        REAL *scratch);                                                                  \
+    int64_t cconv_conv2d_nhwc_backward_input_planar_workspace_size_##SFX(               \
+        const cconv_conv2d_geometry *g);                                                 \
+    void cconv_conv2d_nhwc_backward_input_planar_##SFX(                                  \
+        const cconv_conv2d_geometry *g, const REAL *grad_output, int64_t gy_stride,      \
+        const REAL *packed, REAL *grad_input, int64_t gx_stride, REAL *workspace);       \
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_##SFX(                      \
         const cconv_conv2d_geometry *g);                                                 \
     void cconv_conv2d_nhwc_backward_weight_##SFX(                                        \
