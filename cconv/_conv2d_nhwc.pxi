@@ -124,11 +124,11 @@ cdef int conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :
         bias_ptr, &out[0, 0, 0, 0], out.shape[1] * out.shape[2] * K, K, &g, groups) else 0
 
 
-# Input channels below which a stride-1 NHWC input gradient takes the scatter
-# path (lanes along taps, reduction over K) rather than the transposed forward
-# (lanes along Cg), unless K is that small too (the scatter's reduction would be
-# a few steps per call). One core pair: 64x3x28x28 K16 5x5 dX 1.40x -> 1.15x
-# torch, 64x6x14x14 K16 1.36x -> 1.02x; 64x1x28x28 K6 stays at 0.29x.
+# Input channels below which a stride-1 NHWC input gradient does not take the
+# transposed forward (lanes along Cg, few of them filled): from 4 image groups
+# on it goes through planes (backward_input_nhwc_planar, 1.6-2.6x the scatter's
+# speed), else the scatter path (lanes along taps, reduction over K) unless K
+# is that small too (the scatter's reduction would be a few steps per call).
 cdef enum:
     NHWC_LANES_MIN_CHANNELS = 16
 
@@ -149,8 +149,6 @@ cdef int backward_input_nhwc_planar(const floating[:, :, :, ::1] grad_output,
     conv2d_nhwc_backward_input_planar.inc)."""
     cdef Py_ssize_t N = grad_input.shape[0], C = grad_input.shape[3], K = grad_output.shape[3]
     cdef Py_ssize_t Cg = C // groups, Kg = K // groups, packed_size, ws_size, item, n, gi
-    cdef Py_ssize_t gx_image = grad_input.shape[1] * grad_input.shape[2] * C
-    cdef Py_ssize_t gy_image = grad_output.shape[1] * grad_output.shape[2] * K
     cdef floating *packed
     cdef floating *ws
     cdef int failures = 0
