@@ -30,22 +30,24 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_nhwc_backward_input_scatter_f64(const cconv_conv2d_geometry *g, const double *gy,
                                                       int64_t gys, const double *wt, double *gx,
                                                       int64_t gxs, double *work)
-    int64_t cconv_conv2d_nhwc_backward_input_planar_packed_size_f32(const cconv_conv2d_geometry *g)
-    int64_t cconv_conv2d_nhwc_backward_input_planar_packed_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_forward_planar_pack_f32(const cconv_conv2d_geometry *g, const float *w,
+                                                   int64_t ws_, float *packed, float *scratch)
+    void cconv_conv2d_nhwc_forward_planar_pack_f64(const cconv_conv2d_geometry *g, const double *w,
+                                                   int64_t ws_, double *packed, double *scratch)
     void cconv_conv2d_nhwc_backward_input_planar_pack_f32(const cconv_conv2d_geometry *g,
                                                           const float *w, int64_t ws_,
                                                           float *packed, float *scratch)
     void cconv_conv2d_nhwc_backward_input_planar_pack_f64(const cconv_conv2d_geometry *g,
                                                           const double *w, int64_t ws_,
                                                           double *packed, double *scratch)
-    int64_t cconv_conv2d_nhwc_backward_input_planar_workspace_size_f32(const cconv_conv2d_geometry *g)
-    int64_t cconv_conv2d_nhwc_backward_input_planar_workspace_size_f64(const cconv_conv2d_geometry *g)
-    void cconv_conv2d_nhwc_backward_input_planar_f32(const cconv_conv2d_geometry *g, const float *gy,
-                                                     int64_t gys, const float *packed, float *gx,
-                                                     int64_t gxs, float *work)
-    void cconv_conv2d_nhwc_backward_input_planar_f64(const cconv_conv2d_geometry *g, const double *gy,
-                                                     int64_t gys, const double *packed, double *gx,
-                                                     int64_t gxs, double *work)
+    int64_t cconv_conv2d_nhwc_planar_workspace_size_f32(const cconv_conv2d_geometry *p)
+    int64_t cconv_conv2d_nhwc_planar_workspace_size_f64(const cconv_conv2d_geometry *p)
+    void cconv_conv2d_nhwc_planar_f32(const cconv_conv2d_geometry *p, const float *x, int64_t xs,
+                                      const float *packed, const float *bias, float *y,
+                                      int64_t ys, float *work)
+    void cconv_conv2d_nhwc_planar_f64(const cconv_conv2d_geometry *p, const double *x, int64_t xs,
+                                      const double *packed, const double *bias, double *y,
+                                      int64_t ys, double *work)
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_nhwc_backward_weight_f32(const cconv_conv2d_geometry *g, const float *x,
@@ -119,6 +121,10 @@ cdef int conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :
     cdef const floating *bias_ptr = &bias[0] if bias.shape[0] > 0 else NULL
     if N == 0 or K == 0:
         return 0
+    if K // groups < NHWC_LANES_MIN_CHANNELS and nhwc_planar_fits(&g, N, groups):
+        return nhwc_planar_items(False, &x[0, 0, 0, 0], N, x.shape[1] * x.shape[2] * C, C,
+                                 &weight[0, 0, 0, 0], K // groups, K, bias_ptr, &out[0, 0, 0, 0],
+                                 out.shape[1] * out.shape[2] * K, K, &g, groups)
     return -1 if nhwc_forward_items(
         &x[0, 0, 0, 0], N, x.shape[1] * x.shape[2] * C, C, &weight[0, 0, 0, 0], K // groups, K,
         bias_ptr, &out[0, 0, 0, 0], out.shape[1] * out.shape[2] * K, K, &g, groups) else 0
@@ -126,52 +132,79 @@ cdef int conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :
 
 # Input channels below which a stride-1 NHWC input gradient does not take the
 # transposed forward (lanes along Cg, few of them filled): from 4 image groups
-# on it goes through planes (backward_input_nhwc_planar, 1.6-2.6x the scatter's
+# on it goes through planes (nhwc_planar_items, 1.6-2.6x the scatter's
 # speed), else the scatter path (lanes along taps, reduction over K) unless K
 # is that small too (the scatter's reduction would be a few steps per call).
+# Below as many output channels a stride-1 forward goes through planes too
+# (64x1x28x28 K6 5x5: 1.65-1.86x the channel-lane forward's speed).
 cdef enum:
     NHWC_LANES_MIN_CHANNELS = 16
 
 
-# The planar input gradient's items are (image, group): from this many on
-# both threads have work; an image's dY and dX planes stay within this many
-# elements (a few MB of per-thread workspace).
+# Stride-1 convs with under 16 channels on one side (the forward's outputs,
+# the input gradient's inputs) run through planes (csrc/generic/
+# conv2d_nhwc_planar.inc) once there are this many (image, group) items, both
+# threads busy, and while one image's planes stay within this many elements
+# (a few MB of per-thread workspace).
 cdef enum:
     NHWC_PLANAR_MIN_ITEMS = 4
     NHWC_PLANAR_MAX_ELEMENTS = 1 << 20
 
 
-cdef int backward_input_nhwc_planar(const floating[:, :, :, ::1] grad_output,
-                                    const floating[:, :, :, ::1] weight,
-                                    floating[:, :, :, ::1] grad_input,
-                                    const cconv_conv2d_geometry *g, Py_ssize_t groups) noexcept nogil:
-    """Stride 1, Cg < 16: each image's dX through planes (csrc/generic/
-    conv2d_nhwc_backward_input_planar.inc)."""
-    cdef Py_ssize_t N = grad_input.shape[0], C = grad_input.shape[3], K = grad_output.shape[3]
-    cdef Py_ssize_t Cg = C // groups, Kg = K // groups, packed_size, ws_size, item, n, gi
+cdef inline bint nhwc_planar_fits(const cconv_conv2d_geometry *g, Py_ssize_t N,
+                                  Py_ssize_t groups) noexcept nogil:
+    return (g.stride_h == 1 and g.stride_w == 1 and g.kernel_h * g.kernel_w > 1
+            and g.channels > 0 and N * groups >= NHWC_PLANAR_MIN_ITEMS
+            and g.channels * g.in_h * g.in_w + g.out_channels * g.out_h * g.out_w
+            <= NHWC_PLANAR_MAX_ELEMENTS)
+
+
+cdef int nhwc_planar_items(bint backward_input, const floating *src, Py_ssize_t N,
+                           Py_ssize_t src_image, Py_ssize_t src_stride,
+                           const floating *weight, Py_ssize_t w_group, Py_ssize_t w_stride,
+                           const floating *bias, floating *dst, Py_ssize_t dst_image,
+                           Py_ssize_t dst_stride, const cconv_conv2d_geometry *g,
+                           Py_ssize_t groups) noexcept nogil:
+    """Items (image, group) of the planar conv: g's forward, or with
+    backward_input its input gradient (src dY, dst dX). Pointers are to
+    element 0; group gi reads its channel slice of src, writes its slice of dst."""
+    cdef cconv_conv2d_geometry p = (cconv_conv2d_nhwc_backward_input_geometry_f32(g)
+                                    if backward_input else g[0])
+    cdef Py_ssize_t packed_size, ws_size, item, n, gi
     cdef floating *packed
     cdef floating *ws
     cdef int failures = 0
     if floating is float:
-        packed_size = whole_lines(cconv_conv2d_nhwc_backward_input_planar_packed_size_f32(g))
-        ws_size = cconv_conv2d_nhwc_backward_input_planar_workspace_size_f32(g)
+        packed_size = whole_lines(cconv_conv2d_forward_packed_size_f32(&p))
+        ws_size = cconv_conv2d_nhwc_planar_workspace_size_f32(&p)
     else:
-        packed_size = whole_lines(cconv_conv2d_nhwc_backward_input_planar_packed_size_f64(g))
-        ws_size = cconv_conv2d_nhwc_backward_input_planar_workspace_size_f64(g)
-    # the packs' scratch (the group's filter as K, C, R, S) after the packs
+        packed_size = whole_lines(cconv_conv2d_forward_packed_size_f64(&p))
+        ws_size = cconv_conv2d_nhwc_planar_workspace_size_f64(&p)
+    # the packs' scratch (a group's filter as K, C, R, S) after the packs
     packed = <floating *> cconv_aligned_malloc(
-        (groups * packed_size + Kg * Cg * g.kernel_h * g.kernel_w) * sizeof(floating))
+        (groups * packed_size + g.channels * g.kernel_h * g.kernel_w * g.out_channels)
+        * sizeof(floating))
     if packed == NULL:
         return -1
     for gi in range(groups):
         if floating is float:
-            cconv_conv2d_nhwc_backward_input_planar_pack_f32(
-                g, &weight[0, 0, 0, gi * Kg], K, packed + gi * packed_size,
-                packed + groups * packed_size)
+            if backward_input:
+                cconv_conv2d_nhwc_backward_input_planar_pack_f32(
+                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
+                    packed + groups * packed_size)
+            else:
+                cconv_conv2d_nhwc_forward_planar_pack_f32(
+                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
+                    packed + groups * packed_size)
         else:
-            cconv_conv2d_nhwc_backward_input_planar_pack_f64(
-                g, &weight[0, 0, 0, gi * Kg], K, packed + gi * packed_size,
-                packed + groups * packed_size)
+            if backward_input:
+                cconv_conv2d_nhwc_backward_input_planar_pack_f64(
+                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
+                    packed + groups * packed_size)
+            else:
+                cconv_conv2d_nhwc_forward_planar_pack_f64(
+                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
+                    packed + groups * packed_size)
     with parallel(num_threads=threads_for(N * groups)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(N * groups, schedule='static'):
@@ -181,13 +214,17 @@ cdef int backward_input_nhwc_planar(const floating[:, :, :, ::1] grad_output,
                 n = item // groups
                 gi = item % groups
                 if floating is float:
-                    cconv_conv2d_nhwc_backward_input_planar_f32(
-                        g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * packed_size,
-                        &grad_input[n, 0, 0, gi * Cg], C, ws)
+                    cconv_conv2d_nhwc_planar_f32(
+                        &p, src + n * src_image + gi * p.channels, src_stride,
+                        packed + gi * packed_size,
+                        bias + gi * p.out_channels if bias != NULL else NULL,
+                        dst + n * dst_image + gi * p.out_channels, dst_stride, ws)
                 else:
-                    cconv_conv2d_nhwc_backward_input_planar_f64(
-                        g, &grad_output[n, 0, 0, gi * Kg], K, packed + gi * packed_size,
-                        &grad_input[n, 0, 0, gi * Cg], C, ws)
+                    cconv_conv2d_nhwc_planar_f64(
+                        &p, src + n * src_image + gi * p.channels, src_stride,
+                        packed + gi * packed_size,
+                        bias + gi * p.out_channels if bias != NULL else NULL,
+                        dst + n * dst_image + gi * p.out_channels, dst_stride, ws)
         cconv_aligned_free(ws)
     cconv_aligned_free(packed)
     return -1 if failures else 0
@@ -218,10 +255,10 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
     if Kg == 0:
         memset(&grad_input[0, 0, 0, 0], 0, N * gx_image * sizeof(floating))
         return 0
-    if (stride_h == 1 and stride_w == 1 and Cg < NHWC_LANES_MIN_CHANNELS
-            and N * groups >= NHWC_PLANAR_MIN_ITEMS
-            and Kg * g.out_h * g.out_w + Cg * g.in_h * g.in_w <= NHWC_PLANAR_MAX_ELEMENTS):
-        return backward_input_nhwc_planar(grad_output, weight, grad_input, &g, groups)
+    if Cg < NHWC_LANES_MIN_CHANNELS and nhwc_planar_fits(&g, N, groups):
+        return nhwc_planar_items(True, &grad_output[0, 0, 0, 0], N, gy_image, K,
+                                 &weight[0, 0, 0, 0], Kg, K, NULL, &grad_input[0, 0, 0, 0],
+                                 gx_image, C, &g, groups)
     # room for either packing: the flipped filter, or the tap-chunked transpose
     size = max(size, cconv_conv2d_nhwc_transposed_filter_size_f32(&g) if floating is float
            else cconv_conv2d_nhwc_transposed_filter_size_f64(&g))

@@ -34,6 +34,10 @@ CONV_CASES = [
     ((4, 10, 9, 3), (3, 3, 3, 17), 1, 2, "SAME", 1),
     ((4, 40, 40, 3), (5, 5, 3, 16), 1, 1, "SAME", 1),
     ((4, 7, 9, 8), (3, 3, 8, 16), 1, 1, [[0, 0], [2, 0], [0, 1], [0, 0]], 1),
+    # stride-1 forward through planes (under 16 output channels): grouped with
+    # a bias per group, and 8 outputs (float64's channel lanes)
+    ((4, 9, 8, 4), (3, 3, 2, 6), 1, 1, "SAME", 2),
+    ((4, 7, 9, 3), (3, 3, 3, 8), 1, 1, "SAME", 1),
     # x read in place where no tap reaches padding (one group only): row blocks
     # padded at the top and bottom, in place between; groups must still copy
     ((2, 16, 9, 5), (3, 3, 5, 16), 1, 1, [[0, 0], [1, 1], [0, 0], [0, 0]], 1),

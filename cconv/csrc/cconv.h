@@ -146,17 +146,19 @@ typedef struct cconv_conv2d_geometry {
     void cconv_conv2d_nhwc_backward_input_scatter_##SFX(                                 \
         const cconv_conv2d_geometry *g, const REAL *grad_output, int64_t gy_stride,      \
         const REAL *wt, REAL *grad_input, int64_t gx_stride, REAL *workspace);           \
-    /* stride 1, few input channels: one image through planes */                       \
-    int64_t cconv_conv2d_nhwc_backward_input_planar_packed_size_##SFX(                  \
-        const cconv_conv2d_geometry *g);                                                 \
+    /* stride 1, few channels on one side: one image through planes; p is the  */      \
+    /* planar conv's geometry (g, or the input gradient's transposed one)     */       \
+    void cconv_conv2d_nhwc_forward_planar_pack_##SFX(                                    \
+        const cconv_conv2d_geometry *g, const REAL *w, int64_t w_stride, REAL *packed,   \
+        REAL *scratch);                                                                  \
     void cconv_conv2d_nhwc_backward_input_planar_pack_##SFX(                             \
         const cconv_conv2d_geometry *g, const REAL *w, int64_t w_stride, REAL *packed,   \
         REAL *scratch);                                                                  \
-    int64_t cconv_conv2d_nhwc_backward_input_planar_workspace_size_##SFX(               \
-        const cconv_conv2d_geometry *g);                                                 \
-    void cconv_conv2d_nhwc_backward_input_planar_##SFX(                                  \
-        const cconv_conv2d_geometry *g, const REAL *grad_output, int64_t gy_stride,      \
-        const REAL *packed, REAL *grad_input, int64_t gx_stride, REAL *workspace);       \
+    int64_t cconv_conv2d_nhwc_planar_workspace_size_##SFX(const cconv_conv2d_geometry *p); \
+    void cconv_conv2d_nhwc_planar_##SFX(                                                 \
+        const cconv_conv2d_geometry *p, const REAL *in, int64_t in_stride,               \
+        const REAL *packed, const REAL *bias, REAL *out, int64_t out_stride,             \
+        REAL *workspace);                                                                \
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_##SFX(                      \
         const cconv_conv2d_geometry *g);                                                 \
     void cconv_conv2d_nhwc_backward_weight_##SFX(                                        \
