@@ -30,16 +30,12 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_nhwc_backward_input_scatter_f64(const cconv_conv2d_geometry *g, const double *gy,
                                                       int64_t gys, const double *wt, double *gx,
                                                       int64_t gxs, double *work)
-    void cconv_conv2d_nhwc_forward_planar_pack_f32(const cconv_conv2d_geometry *g, const float *w,
-                                                   int64_t ws_, float *packed, float *scratch)
-    void cconv_conv2d_nhwc_forward_planar_pack_f64(const cconv_conv2d_geometry *g, const double *w,
-                                                   int64_t ws_, double *packed, double *scratch)
-    void cconv_conv2d_nhwc_backward_input_planar_pack_f32(const cconv_conv2d_geometry *g,
-                                                          const float *w, int64_t ws_,
-                                                          float *packed, float *scratch)
-    void cconv_conv2d_nhwc_backward_input_planar_pack_f64(const cconv_conv2d_geometry *g,
-                                                          const double *w, int64_t ws_,
-                                                          double *packed, double *scratch)
+    void cconv_conv2d_nhwc_planar_pack_f32(const cconv_conv2d_geometry *g, int backward_input,
+                                           const float *w, int64_t ws_, float *packed,
+                                           float *scratch)
+    void cconv_conv2d_nhwc_planar_pack_f64(const cconv_conv2d_geometry *g, int backward_input,
+                                           const double *w, int64_t ws_, double *packed,
+                                           double *scratch)
     int64_t cconv_conv2d_nhwc_planar_workspace_size_f32(const cconv_conv2d_geometry *p)
     int64_t cconv_conv2d_nhwc_planar_workspace_size_f64(const cconv_conv2d_geometry *p)
     void cconv_conv2d_nhwc_planar_f32(const cconv_conv2d_geometry *p, const float *x, int64_t xs,
@@ -188,23 +184,13 @@ cdef int nhwc_planar_items(bint backward_input, const floating *src, Py_ssize_t 
         return -1
     for gi in range(groups):
         if floating is float:
-            if backward_input:
-                cconv_conv2d_nhwc_backward_input_planar_pack_f32(
-                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
-                    packed + groups * packed_size)
-            else:
-                cconv_conv2d_nhwc_forward_planar_pack_f32(
-                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
-                    packed + groups * packed_size)
+            cconv_conv2d_nhwc_planar_pack_f32(g, backward_input, weight + gi * w_group, w_stride,
+                                              packed + gi * packed_size,
+                                              packed + groups * packed_size)
         else:
-            if backward_input:
-                cconv_conv2d_nhwc_backward_input_planar_pack_f64(
-                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
-                    packed + groups * packed_size)
-            else:
-                cconv_conv2d_nhwc_forward_planar_pack_f64(
-                    g, weight + gi * w_group, w_stride, packed + gi * packed_size,
-                    packed + groups * packed_size)
+            cconv_conv2d_nhwc_planar_pack_f64(g, backward_input, weight + gi * w_group, w_stride,
+                                              packed + gi * packed_size,
+                                              packed + groups * packed_size)
     with parallel(num_threads=threads_for(N * groups)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         for item in prange(N * groups, schedule='static'):

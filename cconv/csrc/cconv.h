@@ -148,12 +148,9 @@ typedef struct cconv_conv2d_geometry {
         const REAL *wt, REAL *grad_input, int64_t gx_stride, REAL *workspace);           \
     /* stride 1, few channels on one side: one image through planes; p is the  */      \
     /* planar conv's geometry (g, or the input gradient's transposed one)     */       \
-    void cconv_conv2d_nhwc_forward_planar_pack_##SFX(                                    \
-        const cconv_conv2d_geometry *g, const REAL *w, int64_t w_stride, REAL *packed,   \
-        REAL *scratch);                                                                  \
-    void cconv_conv2d_nhwc_backward_input_planar_pack_##SFX(                             \
-        const cconv_conv2d_geometry *g, const REAL *w, int64_t w_stride, REAL *packed,   \
-        REAL *scratch);                                                                  \
+    void cconv_conv2d_nhwc_planar_pack_##SFX(                                            \
+        const cconv_conv2d_geometry *g, int backward_input, const REAL *w,               \
+        int64_t w_stride, REAL *packed, REAL *scratch);                                  \
     int64_t cconv_conv2d_nhwc_planar_workspace_size_##SFX(const cconv_conv2d_geometry *p); \
     void cconv_conv2d_nhwc_planar_##SFX(                                                 \
         const cconv_conv2d_geometry *p, const REAL *in, int64_t in_stride,               \
