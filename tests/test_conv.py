@@ -92,6 +92,10 @@ CASES = [
     Conv("K16-wide-rows", 3, 5, 6, 14, 16, 3, 3, padding=1),
     Conv("C16-wide-rows", 2, 16, 5, 20, 8, 3, 3, padding=1),
     Conv("1x1-K96", 2, 19, 5, 6, 96, 1, 1),
+    # 1x1 stride-1 input gradients are the forward with W^T, per group; with
+    # padding they still go through col2im
+    Conv("1x1-grouped", 3, 14, 5, 7, 10, 1, 1, groups=2),
+    Conv("1x1-pad1", 2, 3, 4, 5, 6, 1, 1, padding=1),
     Conv("stride2-K80", 1, 7, 11, 12, 80, 3, 3, stride=2, padding=1),
     # a first layer's dW is one tile: partial sums over blocks of 16 images
     Conv("first-layer-batch37", 37, 1, 9, 10, 6, 5, 5, padding=2),
