@@ -66,9 +66,9 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
                             Py_ssize_t groups) noexcept nogil:
     """Items are (image, group, block of output rows). Pointers are to element 0;
     group gi reads channels gi * g.channels of x and writes gi * g.out_channels of y."""
-    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, n, gi, b, ws_size
+    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, ws_size
     cdef floating *ws
-    cdef int failures = 0
+    cdef int failures = 0, failures_static = 0
     rows = max(1, min(OH, NHWC_PIXELS_PER_ITEM // g.out_w))
     rows = max(1, min(rows, ceil_div(OH, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD,
                                                   N * groups))))
@@ -78,29 +78,50 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
         ws_size = cconv_conv2d_nhwc_forward_workspace_size_f32(g, rows)
     else:
         ws_size = cconv_conv2d_nhwc_forward_workspace_size_f64(g, rows)
+    # large items guided, as forward_direct_items: the static halves left one
+    # core waiting for the other (10% of an 8x64x56x56 K64 forward in libgomp)
+    cdef bint guided = (g.out_channels * g.channels * g.kernel_h * g.kernel_w * rows * g.out_w
+                        >= GUIDED_ITEM_FMAS)
     with parallel(num_threads=threads_for(items)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
-        for item in prange(items, schedule='static'):
-            if ws == NULL:
-                failures += 1
-            else:
-                n = item // (groups * blocks)
-                gi = (item // blocks) % groups
-                b = item % blocks
-                if floating is float:
-                    cconv_conv2d_nhwc_forward_rows_f32(
-                        g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
-                        bias + gi * g.out_channels if bias != NULL else NULL,
-                        y + n * y_image + gi * g.out_channels, y_stride,
-                        b * rows, min(OH, (b + 1) * rows), ws)
-                else:
-                    cconv_conv2d_nhwc_forward_rows_f64(
-                        g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
-                        bias + gi * g.out_channels if bias != NULL else NULL,
-                        y + n * y_image + gi * g.out_channels, y_stride,
-                        b * rows, min(OH, (b + 1) * rows), ws)
+        if guided:
+            for item in prange(items, schedule='guided'):
+                failures += nhwc_forward_item(x, x_image, x_stride, w, w_group, w_stride, bias, y,
+                                              y_image, y_stride, g, groups, blocks, rows, item, ws)
+        else:
+            for item in prange(items, schedule='static'):
+                failures_static += nhwc_forward_item(x, x_image, x_stride, w, w_group, w_stride,
+                                                     bias, y, y_image, y_stride, g, groups, blocks,
+                                                     rows, item, ws)
         cconv_aligned_free(ws)
-    return failures
+    return failures + failures_static
+
+
+cdef inline int nhwc_forward_item(const floating *x, Py_ssize_t x_image, Py_ssize_t x_stride,
+                                  const floating *w, Py_ssize_t w_group, Py_ssize_t w_stride,
+                                  const floating *bias, floating *y, Py_ssize_t y_image,
+                                  Py_ssize_t y_stride, const cconv_conv2d_geometry *g,
+                                  Py_ssize_t groups, Py_ssize_t blocks, Py_ssize_t rows,
+                                  Py_ssize_t item, floating *ws) noexcept nogil:
+    """Item (image, group, block of rows) of nhwc_forward_items; 1 when the
+    thread has no workspace."""
+    cdef Py_ssize_t n = item // (groups * blocks), gi = (item // blocks) % groups
+    cdef Py_ssize_t b = item % blocks
+    if ws == NULL:
+        return 1
+    if floating is float:
+        cconv_conv2d_nhwc_forward_rows_f32(
+            g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
+            bias + gi * g.out_channels if bias != NULL else NULL,
+            y + n * y_image + gi * g.out_channels, y_stride,
+            b * rows, min(g.out_h, (b + 1) * rows), ws)
+    else:
+        cconv_conv2d_nhwc_forward_rows_f64(
+            g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
+            bias + gi * g.out_channels if bias != NULL else NULL,
+            y + n * y_image + gi * g.out_channels, y_stride,
+            b * rows, min(g.out_h, (b + 1) * rows), ws)
+    return 0
 
 
 cdef int conv2d_forward_nhwc(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] weight,
