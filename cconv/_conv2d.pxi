@@ -93,6 +93,8 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_backward_input_phases_image_f64(const cconv_conv2d_geometry *g, const double *gy,
                                                       const double *packed, double *gx, double *ws)
     int64_t cconv_conv2d_phases_rows_per_item_f32(const cconv_conv2d_geometry *g)
+    int cconv_conv2d_phases_channel_lanes_f32(const cconv_conv2d_geometry *g)
+    int cconv_conv2d_phases_channel_lanes_f64(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_phases_rows_per_item_f64(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_forward_phases_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
     int64_t cconv_conv2d_forward_phases_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
@@ -268,14 +270,17 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
         return -1
     # Stride 1 skips im2col, except 1x1 kernels, whose im2col is (nearly) x itself.
     cdef bint direct = stride_h == 1 and stride_w == 1 and g.kernel_h * g.kernel_w > 1
-    pack_weights(PACK_DIRECT if direct else PACK_PANELS, &g, &weight[0, 0, 0, 0], packed,
-                 packed_size, groups)
     # Other strides read x through phase planes (csrc/generic/conv2d_phases.inc),
     # but a 1x1 kernel reads each cell once: its gather alone is cheaper.
     cdef bint phases = (not direct and (stride_h > 1 or stride_w > 1)
                         and g.kernel_h * g.kernel_w > 1
                         and stride_h <= CCONV_PHASES_MAX_STRIDE
                         and stride_w <= CCONV_PHASES_MAX_STRIDE)
+    # (with channel lanes the phase planes take the direct path's packing)
+    cdef bint lanes = phases and (cconv_conv2d_phases_channel_lanes_f32(&g) if floating is float
+                                  else cconv_conv2d_phases_channel_lanes_f64(&g))
+    pack_weights(PACK_DIRECT if direct or lanes else PACK_PANELS, &g, &weight[0, 0, 0, 0],
+                 packed, packed_size, groups)
     if direct or phases:
         failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups, phases)
     else:
@@ -412,7 +417,10 @@ cdef int forward_direct_items(const floating[:, :, :, ::1] x, const floating *pa
     # item, the first (csrc: forward_phases_tails).
     cdef Py_ssize_t tile = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
     cdef Py_ssize_t P = OH * g.out_w
-    cdef Py_ssize_t tail = P % tile if phases and blocks == 1 and groups == 1 else 0
+    # (channel lanes take partial tiles of positions at no cost in lanes)
+    cdef bint lanes = phases and (cconv_conv2d_phases_channel_lanes_f32(g) if floating is float
+                                  else cconv_conv2d_phases_channel_lanes_f64(g))
+    cdef Py_ssize_t tail = P % tile if phases and blocks == 1 and groups == 1 and not lanes else 0
     if tail > tile // 4 or P < tile:
         tail = 0
     cdef Py_ssize_t tails_at = ws_size  # after the planes, whose zeros must stay

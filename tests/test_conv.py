@@ -128,6 +128,9 @@ CASES = [
     # whole tiles (K = 20: masked lanes; and per group)
     Conv("stride2-lane-tail", 8, 3, 28, 28, 20, 3, 3, stride=2, padding=1),
     Conv("stride2-lane-tail-grouped", 8, 4, 28, 27, 10, 3, 3, stride=2, padding=1, groups=2),
+    # K = 32 strided: channel lanes over the phase planes, partial position
+    # tiles in place of the tails item (the im2col panels are not packed)
+    Conv("stride2-channel-lanes-14x14", 8, 3, 28, 28, 32, 3, 3, stride=2, padding=1),
     # weights of 64K+ elements are packed by every thread, a slice of 48 output
     # channels each, here ending in partial slices: channel lanes (forward and
     # input gradient) and, strided and grouped, the MR-row panels
