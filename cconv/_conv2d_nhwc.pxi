@@ -5,11 +5,17 @@
 cdef extern from "cconv.h" nogil:
     int64_t cconv_conv2d_nhwc_forward_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
     int64_t cconv_conv2d_nhwc_forward_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
+    int64_t cconv_conv2d_nhwc_panels_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_panels_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_pack_panels_f32(const cconv_conv2d_geometry *g, const float *w,
+                                           int64_t ws_, int64_t k0, int64_t k1, float *panels)
+    void cconv_conv2d_nhwc_pack_panels_f64(const cconv_conv2d_geometry *g, const double *w,
+                                           int64_t ws_, int64_t k0, int64_t k1, double *panels)
     void cconv_conv2d_nhwc_forward_rows_f32(const cconv_conv2d_geometry *g, const float *x,
-                                            int64_t xs, const float *w, int64_t ws_, const float *bias,
+                                            int64_t xs, const float *panels, const float *bias,
                                             float *y, int64_t ys, int64_t oh0, int64_t oh1, float *work)
     void cconv_conv2d_nhwc_forward_rows_f64(const cconv_conv2d_geometry *g, const double *x,
-                                            int64_t xs, const double *w, int64_t ws_, const double *bias,
+                                            int64_t xs, const double *panels, const double *bias,
                                             double *y, int64_t ys, int64_t oh0, int64_t oh1, double *work)
     cconv_conv2d_geometry cconv_conv2d_nhwc_backward_input_geometry_f32(const cconv_conv2d_geometry *g)
     void cconv_conv2d_nhwc_backward_input_pack_f32(const cconv_conv2d_geometry *g, const float *w,
@@ -65,10 +71,34 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
                             Py_ssize_t y_stride, const cconv_conv2d_geometry *g,
                             Py_ssize_t groups) noexcept nogil:
     """Items are (image, group, block of output rows). Pointers are to element 0;
-    group gi reads channels gi * g.channels of x and writes gi * g.out_channels of y."""
-    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, ws_size
+    group gi reads channels gi * g.channels of x and writes gi * g.out_channels of y,
+    with filter columns w + gi * w_group, rows w_stride apart."""
+    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, ws_size, panels_size, tiles
+    cdef Py_ssize_t tile_nr = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
     cdef floating *ws
+    cdef floating *panels
     cdef int failures = 0, failures_static = 0
+    if floating is float:
+        panels_size = whole_lines(cconv_conv2d_nhwc_panels_size_f32(g))
+    else:
+        panels_size = whole_lines(cconv_conv2d_nhwc_panels_size_f64(g))
+    panels = <floating *> cconv_aligned_malloc(max(1, groups * panels_size) * sizeof(floating))
+    if panels == NULL:
+        return 1
+    # each group's panels in two halves of whole panels (a 3x3 256 -> 256
+    # filter is 2.4 MB to walk)
+    tiles = ceil_div(ceil_div(g.out_channels, tile_nr), 2) * tile_nr
+    for item in prange(groups * 2, num_threads=threads_for(groups * 2)):
+        if floating is float:
+            cconv_conv2d_nhwc_pack_panels_f32(g, w + (item // 2) * w_group, w_stride,
+                                              (item % 2) * tiles,
+                                              min(g.out_channels, (item % 2 + 1) * tiles),
+                                              panels + (item // 2) * panels_size)
+        else:
+            cconv_conv2d_nhwc_pack_panels_f64(g, w + (item // 2) * w_group, w_stride,
+                                              (item % 2) * tiles,
+                                              min(g.out_channels, (item % 2 + 1) * tiles),
+                                              panels + (item // 2) * panels_size)
     rows = max(1, min(OH, NHWC_PIXELS_PER_ITEM // g.out_w))
     rows = max(1, min(rows, ceil_div(OH, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD,
                                                   N * groups))))
@@ -86,19 +116,20 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
         if guided:
             for item in prange(items, schedule='guided'):
-                failures += nhwc_forward_item(x, x_image, x_stride, w, w_group, w_stride, bias, y,
+                failures += nhwc_forward_item(x, x_image, x_stride, panels, panels_size, bias, y,
                                               y_image, y_stride, g, groups, blocks, rows, item, ws)
         else:
             for item in prange(items, schedule='static'):
-                failures_static += nhwc_forward_item(x, x_image, x_stride, w, w_group, w_stride,
+                failures_static += nhwc_forward_item(x, x_image, x_stride, panels, panels_size,
                                                      bias, y, y_image, y_stride, g, groups, blocks,
                                                      rows, item, ws)
         cconv_aligned_free(ws)
+    cconv_aligned_free(panels)
     return failures + failures_static
 
 
 cdef inline int nhwc_forward_item(const floating *x, Py_ssize_t x_image, Py_ssize_t x_stride,
-                                  const floating *w, Py_ssize_t w_group, Py_ssize_t w_stride,
+                                  const floating *panels, Py_ssize_t panels_size,
                                   const floating *bias, floating *y, Py_ssize_t y_image,
                                   Py_ssize_t y_stride, const cconv_conv2d_geometry *g,
                                   Py_ssize_t groups, Py_ssize_t blocks, Py_ssize_t rows,
@@ -111,13 +142,13 @@ cdef inline int nhwc_forward_item(const floating *x, Py_ssize_t x_image, Py_ssiz
         return 1
     if floating is float:
         cconv_conv2d_nhwc_forward_rows_f32(
-            g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
+            g, x + n * x_image + gi * g.channels, x_stride, panels + gi * panels_size,
             bias + gi * g.out_channels if bias != NULL else NULL,
             y + n * y_image + gi * g.out_channels, y_stride,
             b * rows, min(g.out_h, (b + 1) * rows), ws)
     else:
         cconv_conv2d_nhwc_forward_rows_f64(
-            g, x + n * x_image + gi * g.channels, x_stride, w + gi * w_group, w_stride,
+            g, x + n * x_image + gi * g.channels, x_stride, panels + gi * panels_size,
             bias + gi * g.out_channels if bias != NULL else NULL,
             y + n * y_image + gi * g.out_channels, y_stride,
             b * rows, min(g.out_h, (b + 1) * rows), ws)

@@ -130,10 +130,14 @@ typedef struct cconv_conv2d_geometry {
     /* channels last: x, y group-relative, *_stride = distance between pixels */        \
     int64_t cconv_conv2d_nhwc_forward_workspace_size_##SFX(                              \
         const cconv_conv2d_geometry *g, int64_t rows);                                   \
+    int64_t cconv_conv2d_nhwc_panels_size_##SFX(const cconv_conv2d_geometry *g);          \
+    void cconv_conv2d_nhwc_pack_panels_##SFX(const cconv_conv2d_geometry *g, const REAL *w, \
+                                             int64_t w_stride, int64_t k_begin,          \
+                                             int64_t k_end, REAL *panels);               \
     void cconv_conv2d_nhwc_forward_rows_##SFX(                                           \
-        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride, const REAL *w,  \
-        int64_t w_stride, const REAL *bias, REAL *y, int64_t y_stride, int64_t oh_begin, \
-        int64_t oh_end, REAL *workspace);                                                \
+        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride,                 \
+        const REAL *panels, const REAL *bias, REAL *y, int64_t y_stride,                 \
+        int64_t oh_begin, int64_t oh_end, REAL *workspace);                              \
     cconv_conv2d_geometry cconv_conv2d_nhwc_backward_input_geometry_##SFX(               \
         const cconv_conv2d_geometry *g);                                                 \
     void cconv_conv2d_nhwc_backward_input_pack_##SFX(const cconv_conv2d_geometry *g,     \
