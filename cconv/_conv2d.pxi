@@ -95,6 +95,10 @@ cdef extern from "cconv.h" nogil:
     int64_t cconv_conv2d_phases_rows_per_item_f32(const cconv_conv2d_geometry *g)
     int cconv_conv2d_phases_channel_lanes_f32(const cconv_conv2d_geometry *g)
     int cconv_conv2d_phases_channel_lanes_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_forward_phases_lanes_pack_f32(const cconv_conv2d_geometry *g, const float *w,
+                                                    float *packed, int64_t k0, int64_t k1)
+    void cconv_conv2d_forward_phases_lanes_pack_f64(const cconv_conv2d_geometry *g, const double *w,
+                                                    double *packed, int64_t k0, int64_t k1)
     int64_t cconv_conv2d_phases_rows_per_item_f64(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_forward_phases_workspace_size_f32(const cconv_conv2d_geometry *g, int64_t rows)
     int64_t cconv_conv2d_forward_phases_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows)
@@ -172,11 +176,13 @@ cdef inline Py_ssize_t whole_lines(Py_ssize_t elements) noexcept nogil:
 
 
 # Layouts pack_weights writes: the im2col path's MR-row panels, the direct
-# forward's, and the direct input gradient's (flipped, channel axes swapped).
+# forward's, the direct input gradient's (flipped, channel axes swapped), and
+# the channel-lane panels of the strided forward through phase planes.
 cdef enum:
     PACK_PANELS = 0
     PACK_DIRECT = 1
     PACK_BACKWARD_DIRECT = 2
+    PACK_PHASES_LANES = 3
 # Weights of this many elements or more are packed by every thread, each a
 # slice of output channels (K = 256 x 1152 took 0.2-0.5 ms on one core while
 # the other spun); slices are multiples of 48 channels, of MR rows and of 16
@@ -206,6 +212,9 @@ cdef void pack_weights(int kind, const cconv_conv2d_geometry *g, const floating 
             elif kind == PACK_DIRECT:
                 cconv_conv2d_forward_direct_pack_f32(g, weight + gi * Kg * crs, packed + gi * packed_size,
                                                      k0, k1)
+            elif kind == PACK_PHASES_LANES:
+                cconv_conv2d_forward_phases_lanes_pack_f32(g, weight + gi * Kg * crs,
+                                                           packed + gi * packed_size, k0, k1)
             else:
                 cconv_conv2d_backward_input_direct_pack_f32(g, weight + gi * Kg * crs,
                                                             packed + gi * packed_size, k0, k1)
@@ -215,6 +224,9 @@ cdef void pack_weights(int kind, const cconv_conv2d_geometry *g, const floating 
             elif kind == PACK_DIRECT:
                 cconv_conv2d_forward_direct_pack_f64(g, weight + gi * Kg * crs, packed + gi * packed_size,
                                                      k0, k1)
+            elif kind == PACK_PHASES_LANES:
+                cconv_conv2d_forward_phases_lanes_pack_f64(g, weight + gi * Kg * crs,
+                                                           packed + gi * packed_size, k0, k1)
             else:
                 cconv_conv2d_backward_input_direct_pack_f64(g, weight + gi * Kg * crs,
                                                             packed + gi * packed_size, k0, k1)
@@ -276,11 +288,11 @@ cdef int conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, 
                         and g.kernel_h * g.kernel_w > 1
                         and stride_h <= CCONV_PHASES_MAX_STRIDE
                         and stride_w <= CCONV_PHASES_MAX_STRIDE)
-    # (with channel lanes the phase planes take the direct path's packing)
+    # (with channel lanes the phase planes take panels of channels)
     cdef bint lanes = phases and (cconv_conv2d_phases_channel_lanes_f32(&g) if floating is float
                                   else cconv_conv2d_phases_channel_lanes_f64(&g))
-    pack_weights(PACK_DIRECT if direct or lanes else PACK_PANELS, &g, &weight[0, 0, 0, 0],
-                 packed, packed_size, groups)
+    pack_weights(PACK_DIRECT if direct else (PACK_PHASES_LANES if lanes else PACK_PANELS), &g,
+                 &weight[0, 0, 0, 0], packed, packed_size, groups)
     if direct or phases:
         failures = forward_direct_items(x, packed, packed_size, bias_ptr, out, &g, groups, phases)
     else:

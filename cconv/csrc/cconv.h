@@ -79,10 +79,13 @@ typedef struct cconv_conv2d_geometry {
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *packed,               \
         const REAL *bias, REAL *y, int64_t oh_begin, int64_t oh_end, int halo_ready,     \
         REAL *workspace);                                                                \
-    /* strides 2..CCONV_PHASES_MAX_STRIDE: forward_pack's weights (forward_direct_pack's
+    /* strides 2..CCONV_PHASES_MAX_STRIDE: forward_pack's weights (forward_phases_lanes_pack's
      * with channel lanes), items as above */    \
     int64_t cconv_conv2d_phases_rows_per_item_##SFX(const cconv_conv2d_geometry *g);     \
     int cconv_conv2d_phases_channel_lanes_##SFX(const cconv_conv2d_geometry *g);          \
+    void cconv_conv2d_forward_phases_lanes_pack_##SFX(const cconv_conv2d_geometry *g,    \
+                                                      const REAL *w, REAL *packed,       \
+                                                      int64_t k_begin, int64_t k_end);   \
     int64_t cconv_conv2d_forward_phases_workspace_size_##SFX(                            \
         const cconv_conv2d_geometry *g, int64_t rows);                                   \
     void cconv_conv2d_forward_phases_rows_##SFX(                                         \
