@@ -137,6 +137,9 @@ CASES = [
     Conv("packed-in-slices-K80-C96", 1, 96, 5, 6, 80, 3, 3, padding=1),
     Conv("packed-in-slices-grouped-stride2", 1, 160, 5, 5, 200, 3, 3, stride=2,
          padding=1, groups=2),
+    # strided channel lanes: panels of channels packed in 48-channel slices
+    # (with AVX-512's 64-wide panels two threads share one)
+    Conv("packed-in-slices-stride2-lanes-K80", 1, 96, 7, 7, 80, 3, 3, stride=2, padding=1),
 ]
 CASE_IDS = [case.name for case in CASES]
 
