@@ -50,6 +50,20 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_nhwc_planar_f64(const cconv_conv2d_geometry *p, const double *x, int64_t xs,
                                       const double *packed, const double *bias, double *y,
                                       int64_t ys, double *work)
+    int64_t cconv_conv2d_nhwc_phases_packed_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_phases_packed_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_phases_pack_f32(const cconv_conv2d_geometry *g, const float *w,
+                                           int64_t ws_, int64_t phase, float *packed)
+    void cconv_conv2d_nhwc_phases_pack_f64(const cconv_conv2d_geometry *g, const double *w,
+                                           int64_t ws_, int64_t phase, double *packed)
+    int64_t cconv_conv2d_nhwc_phases_workspace_size_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_phases_workspace_size_f64(const cconv_conv2d_geometry *g)
+    void cconv_conv2d_nhwc_phases_image_f32(const cconv_conv2d_geometry *g, const float *gy,
+                                            int64_t gys, const float *packed, float *gx,
+                                            int64_t gxs, float *work)
+    void cconv_conv2d_nhwc_phases_image_f64(const cconv_conv2d_geometry *g, const double *gy,
+                                            int64_t gys, const double *packed, double *gx,
+                                            int64_t gxs, double *work)
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f32(const cconv_conv2d_geometry *g)
     int64_t cconv_conv2d_nhwc_backward_weight_workspace_size_f64(const cconv_conv2d_geometry *g)
     void cconv_conv2d_nhwc_backward_weight_f32(const cconv_conv2d_geometry *g, const float *x,
@@ -268,6 +282,64 @@ cdef int nhwc_planar_items(bint backward_input, const floating *src, Py_ssize_t 
     return -1 if failures else 0
 
 
+cdef int nhwc_backward_input_phases(const floating *gy, Py_ssize_t N, Py_ssize_t gy_image,
+                                    Py_ssize_t gy_stride, const floating *weight,
+                                    floating *gx, Py_ssize_t gx_image, Py_ssize_t gx_stride,
+                                    const cconv_conv2d_geometry *g,
+                                    Py_ssize_t groups) noexcept nogil:
+    """Strides 2..8, as the NCHW input gradient (backward_input_phases): each
+    phase of dX one stride-1 channels-last forward of dY
+    (csrc/generic/conv2d_nhwc_backward_input_phases.inc); items (image, group).
+    Pointers are to element 0; group gi reads its K slice of dY and filter
+    columns, writes its C slice of dX."""
+    cdef Py_ssize_t phases = g.stride_h * g.stride_w
+    cdef Py_ssize_t packed_size, ws_size, item, n, gi
+    cdef floating *packed
+    cdef floating *ws
+    cdef int failures = 0
+    if floating is float:
+        packed_size = whole_lines(cconv_conv2d_nhwc_phases_packed_size_f32(g))
+        ws_size = cconv_conv2d_nhwc_phases_workspace_size_f32(g)
+    else:
+        packed_size = whole_lines(cconv_conv2d_nhwc_phases_packed_size_f64(g))
+        ws_size = cconv_conv2d_nhwc_phases_workspace_size_f64(g)
+    packed = <floating *> cconv_aligned_malloc(groups * packed_size * sizeof(floating))
+    if packed == NULL:
+        return -1
+    # (group, phase) packs on every thread
+    for item in prange(groups * phases, schedule='dynamic',
+                       num_threads=threads_for(groups * phases)):
+        if floating is float:
+            cconv_conv2d_nhwc_phases_pack_f32(g, weight + (item // phases) * g.out_channels,
+                                              gy_stride, item % phases,
+                                              packed + (item // phases) * packed_size)
+        else:
+            cconv_conv2d_nhwc_phases_pack_f64(g, weight + (item // phases) * g.out_channels,
+                                              gy_stride, item % phases,
+                                              packed + (item // phases) * packed_size)
+    with parallel(num_threads=threads_for(N * groups)):
+        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
+        for item in prange(N * groups, schedule='dynamic'):
+            if ws == NULL:
+                failures += 1
+            else:
+                n = item // groups
+                gi = item % groups
+                if floating is float:
+                    cconv_conv2d_nhwc_phases_image_f32(
+                        g, gy + n * gy_image + gi * g.out_channels, gy_stride,
+                        packed + gi * packed_size, gx + n * gx_image + gi * g.channels,
+                        gx_stride, ws)
+                else:
+                    cconv_conv2d_nhwc_phases_image_f64(
+                        g, gy + n * gy_image + gi * g.out_channels, gy_stride,
+                        packed + gi * packed_size, gx + n * gx_image + gi * g.channels,
+                        gx_stride, ws)
+        cconv_aligned_free(ws)
+    cconv_aligned_free(packed)
+    return -1 if failures else 0
+
+
 cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
                                     const floating[:, :, :, ::1] weight,
                                     floating[:, :, :, ::1] grad_input,
@@ -297,6 +369,12 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
         return nhwc_planar_items(True, &grad_output[0, 0, 0, 0], N, gy_image, K,
                                  &weight[0, 0, 0, 0], Kg, K, NULL, &grad_input[0, 0, 0, 0],
                                  gx_image, C, &g, groups)
+    if ((stride_h > 1 or stride_w > 1) and stride_h <= CCONV_PHASES_MAX_STRIDE
+            and stride_w <= CCONV_PHASES_MAX_STRIDE and g.kernel_h * g.kernel_w > 1
+            and N * groups >= PHASES_MIN_IMAGES and Cg * g.in_h * g.in_w <= PHASES_MAX_IMAGE):
+        return nhwc_backward_input_phases(&grad_output[0, 0, 0, 0], N, gy_image, K,
+                                          &weight[0, 0, 0, 0], &grad_input[0, 0, 0, 0],
+                                          gx_image, C, &g, groups)
     # room for either packing: the flipped filter, or the tap-chunked transpose
     size = max(size, cconv_conv2d_nhwc_transposed_filter_size_f32(&g) if floating is float
            else cconv_conv2d_nhwc_transposed_filter_size_f64(&g))

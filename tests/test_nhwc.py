@@ -25,6 +25,13 @@ CONV_CASES = [
     # strided input gradient: taps in several tile-wide chunks, a partial last one,
     # and groups (each group's filter chunked on its own)
     ((2, 11, 10, 20), (3, 3, 10, 70), 2, 1, "SAME", 2),
+    # strided input gradients of 4+ image groups: one stride-1 forward per phase
+    # of dX; phases no tap reaches (stride 3, kernel 2), dilation sharing a
+    # factor with the stride, unequal strides, 5x5 with an odd width, 16+ channels
+    ((4, 11, 10, 5), (2, 2, 5, 7), 3, 1, "VALID", 1),
+    ((4, 13, 12, 6), (3, 3, 6, 16), 2, 2, "SAME", 1),
+    ((5, 13, 15, 4), (3, 2, 4, 6), [1, 3, 2, 1], [1, 2, 3, 1], [[0, 0], [1, 0], [0, 0], [0, 0]], 1),
+    ((4, 12, 11, 20), (5, 5, 20, 32), 2, 1, "SAME", 1),
     # stride-1 input gradient through planes (under 16 input channels, 4+ images):
     # RGB, one channel with padding, LeNet's second layer, a dilation, dX in two
     # row blocks (44-wide padded rows), 8 channels (float64's channel lanes)

@@ -141,6 +141,15 @@ typedef struct cconv_conv2d_geometry {
         const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride,                 \
         const REAL *panels, const REAL *bias, REAL *y, int64_t y_stride,                 \
         int64_t oh_begin, int64_t oh_end, REAL *workspace);                              \
+    /* strides 2..CCONV_PHASES_MAX_STRIDE: dX one stride-1 forward per phase */        \
+    int64_t cconv_conv2d_nhwc_phases_packed_size_##SFX(const cconv_conv2d_geometry *g);   \
+    void cconv_conv2d_nhwc_phases_pack_##SFX(const cconv_conv2d_geometry *g, const REAL *w, \
+                                             int64_t w_stride, int64_t phase,            \
+                                             REAL *packed);                              \
+    int64_t cconv_conv2d_nhwc_phases_workspace_size_##SFX(const cconv_conv2d_geometry *g); \
+    void cconv_conv2d_nhwc_phases_image_##SFX(                                           \
+        const cconv_conv2d_geometry *g, const REAL *grad_output, int64_t gy_stride,      \
+        const REAL *packed, REAL *grad_input, int64_t gx_stride, REAL *workspace);       \
     cconv_conv2d_geometry cconv_conv2d_nhwc_backward_input_geometry_##SFX(               \
         const cconv_conv2d_geometry *g);                                                 \
     void cconv_conv2d_nhwc_backward_input_pack_##SFX(const cconv_conv2d_geometry *g,     \
