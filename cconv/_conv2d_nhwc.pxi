@@ -99,10 +99,12 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
     panels = <floating *> cconv_aligned_malloc(max(1, groups * panels_size) * sizeof(floating))
     if panels == NULL:
         return 1
-    # each group's panels in two halves of whole panels (a 3x3 256 -> 256
-    # filter is 2.4 MB to walk)
+    # each group's panels in two halves of whole panels, on two threads once
+    # the filter is large (a 3x3 256 -> 256 one is 2.4 MB to walk)
     tiles = ceil_div(ceil_div(g.out_channels, tile_nr), 2) * tile_nr
-    for item in prange(groups * 2, num_threads=threads_for(groups * 2)):
+    for item in prange(groups * 2, num_threads=threads_for(groups * 2) if
+                       groups * g.out_channels * g.channels * g.kernel_h * g.kernel_w
+                       >= PACK_SPLIT_ELEMENTS else 1):
         if floating is float:
             cconv_conv2d_nhwc_pack_panels_f32(g, w + (item // 2) * w_group, w_stride,
                                               (item % 2) * tiles,
