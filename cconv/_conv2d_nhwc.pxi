@@ -87,34 +87,24 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
     """Items are (image, group, block of output rows). Pointers are to element 0;
     group gi reads channels gi * g.channels of x and writes gi * g.out_channels of y,
     with filter columns w + gi * w_group, rows w_stride apart."""
-    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, ws_size, panels_size, tiles
+    cdef Py_ssize_t OH = g.out_h, rows, blocks, items, item, ws_size, panels_size = 0
     cdef Py_ssize_t tile_nr = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
     cdef floating *ws
-    cdef floating *panels
+    cdef floating *owned = NULL
+    cdef const floating *panels = w
     cdef int failures = 0, failures_static = 0
-    if floating is float:
-        panels_size = whole_lines(cconv_conv2d_nhwc_panels_size_f32(g))
-    else:
-        panels_size = whole_lines(cconv_conv2d_nhwc_panels_size_f64(g))
-    panels = <floating *> cconv_aligned_malloc(max(1, groups * panels_size) * sizeof(floating))
-    if panels == NULL:
-        return 1
-    # each group's panels in two halves of whole panels, on two threads once
-    # the filter is large (a 3x3 256 -> 256 one is 2.4 MB to walk)
-    tiles = ceil_div(ceil_div(g.out_channels, tile_nr), 2) * tile_nr
-    for item in prange(groups * 2, num_threads=threads_for(groups * 2) if
-                       groups * g.out_channels * g.channels * g.kernel_h * g.kernel_w
-                       >= PACK_SPLIT_ELEMENTS else 1):
+    # One group of at most a tile's channels, rows contiguous: the filter is
+    # its own single panel (copying it cost tiny layers 15-20% of their time).
+    if not (groups == 1 and g.out_channels <= tile_nr and w_stride == g.out_channels):
         if floating is float:
-            cconv_conv2d_nhwc_pack_panels_f32(g, w + (item // 2) * w_group, w_stride,
-                                              (item % 2) * tiles,
-                                              min(g.out_channels, (item % 2 + 1) * tiles),
-                                              panels + (item // 2) * panels_size)
+            panels_size = whole_lines(cconv_conv2d_nhwc_panels_size_f32(g))
         else:
-            cconv_conv2d_nhwc_pack_panels_f64(g, w + (item // 2) * w_group, w_stride,
-                                              (item % 2) * tiles,
-                                              min(g.out_channels, (item % 2 + 1) * tiles),
-                                              panels + (item // 2) * panels_size)
+            panels_size = whole_lines(cconv_conv2d_nhwc_panels_size_f64(g))
+        owned = <floating *> cconv_aligned_malloc(groups * panels_size * sizeof(floating))
+        if owned == NULL:
+            return 1
+        nhwc_pack_panels(g, w, w_group, w_stride, groups, owned, panels_size, tile_nr)
+        panels = owned
     rows = max(1, min(OH, NHWC_PIXELS_PER_ITEM // g.out_w))
     rows = max(1, min(rows, ceil_div(OH, ceil_div(cconv_max_threads() * ITEMS_PER_THREAD,
                                                   N * groups))))
@@ -140,8 +130,30 @@ cdef int nhwc_forward_items(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
                                                      bias, y, y_image, y_stride, g, groups, blocks,
                                                      rows, item, ws)
         cconv_aligned_free(ws)
-    cconv_aligned_free(panels)
+    cconv_aligned_free(owned)
     return failures + failures_static
+
+
+cdef void nhwc_pack_panels(const cconv_conv2d_geometry *g, const floating *w, Py_ssize_t w_group,
+                           Py_ssize_t w_stride, Py_ssize_t groups, floating *panels,
+                           Py_ssize_t panels_size, Py_ssize_t tile_nr) noexcept nogil:
+    """Every group's filter as the forward's panels (group gi's at panels +
+    gi * panels_size): each group in two halves of whole panels, on two
+    threads once the filter is large (a 3x3 256 -> 256 one is 2.4 MB to walk)."""
+    cdef Py_ssize_t half = ceil_div(ceil_div(g.out_channels, tile_nr), 2) * tile_nr, item
+    cdef bint large = (groups * g.out_channels * g.channels * g.kernel_h * g.kernel_w
+                       >= PACK_SPLIT_ELEMENTS)
+    for item in prange(groups * 2, num_threads=threads_for(groups * 2) if large else 1):
+        if floating is float:
+            cconv_conv2d_nhwc_pack_panels_f32(g, w + (item // 2) * w_group, w_stride,
+                                              (item % 2) * half,
+                                              min(g.out_channels, (item % 2 + 1) * half),
+                                              panels + (item // 2) * panels_size)
+        else:
+            cconv_conv2d_nhwc_pack_panels_f64(g, w + (item // 2) * w_group, w_stride,
+                                              (item % 2) * half,
+                                              min(g.out_channels, (item % 2 + 1) * half),
+                                              panels + (item // 2) * panels_size)
 
 
 cdef inline int nhwc_forward_item(const floating *x, Py_ssize_t x_image, Py_ssize_t x_stride,
