@@ -298,14 +298,15 @@ cdef int nhwc_planar_items(bint backward_input, const floating *src, Py_ssize_t 
 
 cdef int nhwc_backward_input_phases(const floating *gy, Py_ssize_t N, Py_ssize_t gy_image,
                                     Py_ssize_t gy_stride, const floating *weight,
-                                    floating *gx, Py_ssize_t gx_image, Py_ssize_t gx_stride,
+                                    Py_ssize_t w_stride, floating *gx, Py_ssize_t gx_image,
+                                    Py_ssize_t gx_stride,
                                     const cconv_conv2d_geometry *g,
                                     Py_ssize_t groups) noexcept nogil:
     """Strides 2..8, as the NCHW input gradient (backward_input_phases): each
     phase of dX one stride-1 channels-last forward of dY
     (csrc/generic/conv2d_nhwc_backward_input_phases.inc); items (image, group).
     Pointers are to element 0; group gi reads its K slice of dY and filter
-    columns, writes its C slice of dX."""
+    columns (filter rows w_stride apart), writes its C slice of dX."""
     cdef Py_ssize_t phases = g.stride_h * g.stride_w
     cdef Py_ssize_t packed_size, ws_size, item, n, gi
     cdef floating *packed
@@ -325,11 +326,11 @@ cdef int nhwc_backward_input_phases(const floating *gy, Py_ssize_t N, Py_ssize_t
                        num_threads=threads_for(groups * phases)):
         if floating is float:
             cconv_conv2d_nhwc_phases_pack_f32(g, weight + (item // phases) * g.out_channels,
-                                              gy_stride, item % phases,
+                                              w_stride, item % phases,
                                               packed + (item // phases) * packed_size)
         else:
             cconv_conv2d_nhwc_phases_pack_f64(g, weight + (item // phases) * g.out_channels,
-                                              gy_stride, item % phases,
+                                              w_stride, item % phases,
                                               packed + (item // phases) * packed_size)
     with parallel(num_threads=threads_for(N * groups)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
@@ -387,7 +388,7 @@ cdef int conv2d_backward_input_nhwc(const floating[:, :, :, ::1] grad_output,
             and stride_w <= CCONV_PHASES_MAX_STRIDE and g.kernel_h * g.kernel_w > 1
             and N * groups >= PHASES_MIN_IMAGES and Cg * g.in_h * g.in_w <= PHASES_MAX_IMAGE):
         return nhwc_backward_input_phases(&grad_output[0, 0, 0, 0], N, gy_image, K,
-                                          &weight[0, 0, 0, 0], &grad_input[0, 0, 0, 0],
+                                          &weight[0, 0, 0, 0], K, &grad_input[0, 0, 0, 0],
                                           gx_image, C, &g, groups)
     # room for either packing: the flipped filter, or the tap-chunked transpose
     size = max(size, cconv_conv2d_nhwc_transposed_filter_size_f32(&g) if floating is float
