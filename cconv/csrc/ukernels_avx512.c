@@ -111,6 +111,48 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
         STORE_TILE                                                                        \
     }
 
+/* The same over rows that lie in two runs of consecutive elements: rows
+ * i < J at a_rows[0] + i, rows i >= J at a_rows[J] + (i - J), as a direct
+ * conv's positions are (one run per output row). Two base registers
+ * replace ROWS pointers: with twelve, GCC parked two of them in vector
+ * registers and reloaded two from the stack per tap (harness, one Xeon
+ * core: 12 x 2 at 168-180 GFLOP/s through pointers, 192 in runs). J = 0:
+ * one run. Full tiles only (m == ROWS). */
+#define DEFINE_INDIRECT_A_RUNS_BODY(NAME, ROWS_, V_, J)                                   \
+    AVX512 static inline void NAME(int64_t kc, const REAL_T *const *a_rows,               \
+                                   const int64_t *koffsets, const REAL_T *b, int64_t ldb, \
+                                   REAL_T *c, int64_t ldc, const REAL_T *bias_cols,       \
+                                   int accumulate) {                                      \
+        enum { ROWS = ROWS_, V = V_, FULL = 1 };                                          \
+        const int64_t m = ROWS, n = V * LANES;                                            \
+        SETUP_MASKS                                                                       \
+        VEC acc[ROWS][V];                                                                 \
+        const REAL_T *first = a_rows[0], *second = a_rows[J] - J;                         \
+        UNROLL for (int j = 0; j < V; j++) {                                              \
+            const VEC start = (!accumulate && bias_cols) ? LOADU(bias_cols + j * LANES)   \
+                                                         : ZERO();                        \
+            UNROLL for (int i = 0; i < ROWS; i++) acc[i][j] = start;                      \
+        }                                                                                 \
+        for (int64_t k = 0; k < kc; k++) {                                                \
+            const int64_t o = koffsets[k];                                                \
+            LOAD_B(b)                                                                     \
+            FMA_ROWS((i < J ? first : second)[o + i])                                     \
+            b += ldb;                                                                     \
+        }                                                                                 \
+        STORE_TILE                                                                        \
+    }
+
+/* J: where the second run of a full tile's rows starts (0: one run), or -1
+ * when the rows are not two runs of consecutive elements. */
+#define ROW_RUNS_SPLIT(a_rows, ROWS, J_OUT)                                               \
+    do {                                                                                  \
+        int j_ = 1;                                                                       \
+        while (j_ < (ROWS) && (a_rows)[j_] == (a_rows)[0] + j_) j_++;                     \
+        int i_ = j_ + 1;                                                                  \
+        while (i_ < (ROWS) && (a_rows)[i_] == (a_rows)[j_] + (i_ - j_)) i_++;             \
+        J_OUT = j_ == (ROWS) ? 0 : (i_ >= (ROWS) ? j_ : -1);                              \
+    } while (0)
+
 /* gemm_indirect_b: the gemm with B row k at b + offsets[k]. Loads are masked
  * to n columns, so callers need no slack past them. */
 #define DEFINE_INDIRECT_B_BODY(NAME, V_, FULL_)                                           \
@@ -141,8 +183,23 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x1_full, 12, 1, 1)                                   \
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x2, 12, 2, 0)                                        \
     DEFINE_INDIRECT_A_BODY(PREFIX##_12x2_full, 12, 2, 1)                                   \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_run, 12, 2, 0)                               \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs1, 12, 2, 1)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs2, 12, 2, 2)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs3, 12, 2, 3)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs4, 12, 2, 4)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs5, 12, 2, 5)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs6, 12, 2, 6)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs7, 12, 2, 7)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs8, 12, 2, 8)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs9, 12, 2, 9)                             \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs10, 12, 2, 10)                           \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs11, 12, 2, 11)                           \
     DEFINE_INDIRECT_A_BODY(PREFIX##_6x4, 6, 4, 0)                                          \
     DEFINE_INDIRECT_A_BODY(PREFIX##_6x4_full, 6, 4, 1)
+
+#define CALL_RUNS_12X2(PREFIX, SUFFIX)                                                    \
+    PREFIX##_12x2_##SUFFIX(kc, a_rows, koffsets, b, ldb, c, ldc, bias_cols, accumulate)
 
 #define PICK_INDIRECT_A_BODY(PREFIX)                                                      \
     if (n > 2 * LANES) {                                                                  \
@@ -161,8 +218,25 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
                              n, bias_cols, accumulate);                                   \
         }                                                                                 \
     } else if (n == 2 * LANES) {                                                          \
-        PREFIX##_12x2_full(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols,         \
-                           accumulate);                                                   \
+        int split = -1;                                                                   \
+        if (m == 12) ROW_RUNS_SPLIT(a_rows, 12, split);                                   \
+        switch (split) {                                                                  \
+        case 0: CALL_RUNS_12X2(PREFIX, run); break;                                       \
+        case 1: CALL_RUNS_12X2(PREFIX, runs1); break;                                     \
+        case 2: CALL_RUNS_12X2(PREFIX, runs2); break;                                     \
+        case 3: CALL_RUNS_12X2(PREFIX, runs3); break;                                     \
+        case 4: CALL_RUNS_12X2(PREFIX, runs4); break;                                     \
+        case 5: CALL_RUNS_12X2(PREFIX, runs5); break;                                     \
+        case 6: CALL_RUNS_12X2(PREFIX, runs6); break;                                     \
+        case 7: CALL_RUNS_12X2(PREFIX, runs7); break;                                     \
+        case 8: CALL_RUNS_12X2(PREFIX, runs8); break;                                     \
+        case 9: CALL_RUNS_12X2(PREFIX, runs9); break;                                     \
+        case 10: CALL_RUNS_12X2(PREFIX, runs10); break;                                   \
+        case 11: CALL_RUNS_12X2(PREFIX, runs11); break;                                   \
+        default:                                                                          \
+            PREFIX##_12x2_full(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols,     \
+                               accumulate);                                               \
+        }                                                                                 \
     } else if (n > LANES) {                                                               \
         PREFIX##_12x2(kc, a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols, accumulate); \
     } else if (n == LANES) {                                                              \
