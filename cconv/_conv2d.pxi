@@ -5,7 +5,7 @@ from cython.parallel cimport prange, parallel
 cdef extern from "aligned_alloc.h" nogil:
     void *cconv_aligned_malloc(size_t size)
     void cconv_aligned_free(void *block)
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 
 cdef extern from "cconv.h" nogil:

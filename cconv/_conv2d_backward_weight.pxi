@@ -71,7 +71,12 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     cdef int failures = 0
     row_blocks = ceil_div(CRS, rows)
     items = groups * k_blocks * row_blocks
-    if items == 1 and N > IMAGES_PER_BLOCK:
+    # One channel block: split the images, not the taps (see below), when the
+    # taps cannot be split (one tile of them) or the images make 4+ blocks
+    # (fewer leave a thread idle for a block). Decided by shape alone: the
+    # two ways sum in different orders.
+    if (groups * k_blocks == 1 and N > IMAGES_PER_BLOCK
+            and (CRS <= mr or N >= 4 * IMAGES_PER_BLOCK)):
         return backward_weight_by_images(grad_output, x, grad_weight, g, lanes, False)
     if floating is float:
         ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, rows, lanes)
@@ -100,10 +105,12 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     return -1 if failures else 0
 
 
-# Images per partial sum when a layer's dW is one tile (first layers: K = 6,
-# 25 taps): fixed, so the order of the sums does not depend on the threads.
+# Images per partial sum when a layer's dW is one channel block (first
+# layers: K = 6, 25 taps; K = 64 with every tap): fixed, so the order of the
+# sums does not depend on the threads.
 cdef enum:
     IMAGES_PER_BLOCK = 16
+    PARTIALS_IN_ONE_WAVE_BYTES = 4 << 20
 
 
 cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
@@ -111,19 +118,28 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
                                    floating[:, :, :, ::1] grad_weight,
                                    const cconv_conv2d_geometry *g,
                                    Py_ssize_t lanes, bint pixel_lanes) noexcept nogil:
-    """One group, one channel block, one row block: items are blocks of
-    IMAGES_PER_BLOCK images, each summing into its own partial dW, added up in
-    block order at the end (a single item would leave every other thread idle).
-    Each block runs the channel-lane kernel (`lanes` channels), or with
-    `pixel_lanes` (float, stride 1) the dot_rows one."""
+    """One group, one channel block: items are blocks of IMAGES_PER_BLOCK
+    images, each summing into a partial dW of its own; the partials are added
+    into dW in block order. Splitting the taps instead fed both threads but
+    made each transpose every image's dY (64x32x26x26 K64: 1.05x by images,
+    64x3x28x28 K16: 1.26x). Partials past PARTIALS_IN_ONE_WAVE_BYTES run in
+    waves of one block per thread, so they take threads x dW, not
+    N / IMAGES_PER_BLOCK x dW (one parallel region per wave cost a LeNet
+    layer 5%); the order of the additions is the same whatever the wave. Each block runs the
+    channel-lane kernel (`lanes` channels), or with `pixel_lanes` (float,
+    stride 1) the dot_rows one."""
     cdef Py_ssize_t N = x.shape[0], Kg = g.out_channels
     cdef Py_ssize_t CRS = g.channels * g.kernel_h * g.kernel_w, size = Kg * CRS
     cdef Py_ssize_t blocks = ceil_div(N, IMAGES_PER_BLOCK), b, i, n0, ws_size
+    cdef Py_ssize_t wave = blocks, w0, w1
+    if blocks * size * <Py_ssize_t>sizeof(floating) > PARTIALS_IN_ONE_WAVE_BYTES:
+        wave = min(blocks, cconv_max_threads())
     cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
     cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]
     cdef floating *gw = &grad_weight[0, 0, 0, 0]
-    cdef floating *partial = <floating *> cconv_aligned_malloc(blocks * size * sizeof(floating))
+    cdef floating *partial = <floating *> cconv_aligned_malloc(wave * size * sizeof(floating))
     cdef floating *ws
+    cdef floating *mine
     cdef int failures = 0
     if partial == NULL:
         return -1
@@ -134,33 +150,41 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
             ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, CRS, lanes)
     else:
         ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, CRS, lanes)
-    with parallel(num_threads=threads_for(blocks)):
-        ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
-        for b in prange(blocks, schedule='static'):
-            if ws == NULL:
-                failures += 1
-            else:
-                n0 = b * IMAGES_PER_BLOCK
-                if floating is float and pixel_lanes:
-                    memset(partial + b * size, 0, size * sizeof(floating))
-                    cconv_conv2d_backward_weight_rows_f32(
-                        g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
-                        min(IMAGES_PER_BLOCK, N - n0), partial + b * size, ws)
-                elif floating is float:
-                    cconv_conv2d_backward_weight_lanes_f32(
-                        g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
-                        min(IMAGES_PER_BLOCK, N - n0), partial + b * size, 0, Kg, 0, CRS, ws)
+    w0 = 0
+    while w0 < blocks:
+        w1 = min(blocks, w0 + wave)
+        with parallel(num_threads=threads_for(w1 - w0)):
+            ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
+            for b in prange(w0, w1, schedule='static'):
+                if ws == NULL:
+                    failures += 1
                 else:
-                    cconv_conv2d_backward_weight_lanes_f64(
-                        g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
-                        min(IMAGES_PER_BLOCK, N - n0), partial + b * size, 0, Kg, 0, CRS, ws)
-        cconv_aligned_free(ws)
-    if not failures:
-        for i in range(size):
-            gw[i] = partial[i]
-        for b in range(1, blocks):
-            for i in range(size):
-                gw[i] += partial[b * size + i]
+                    n0 = b * IMAGES_PER_BLOCK
+                    mine = partial + (b - w0) * size
+                    if floating is float and pixel_lanes:
+                        memset(mine, 0, size * sizeof(floating))
+                        cconv_conv2d_backward_weight_rows_f32(
+                            g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
+                            min(IMAGES_PER_BLOCK, N - n0), mine, ws)
+                    elif floating is float:
+                        cconv_conv2d_backward_weight_lanes_f32(
+                            g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
+                            min(IMAGES_PER_BLOCK, N - n0), mine, 0, Kg, 0, CRS, ws)
+                    else:
+                        cconv_conv2d_backward_weight_lanes_f64(
+                            g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
+                            min(IMAGES_PER_BLOCK, N - n0), mine, 0, Kg, 0, CRS, ws)
+            cconv_aligned_free(ws)
+        if failures:
+            break
+        for b in range(w0, w1):
+            mine = partial + (b - w0) * size
+            if b == 0:
+                memcpy(gw, mine, size * sizeof(floating))
+            else:
+                for i in range(size):
+                    gw[i] += mine[i]
+        w0 = w1
     cconv_aligned_free(partial)
     return -1 if failures else 0
 

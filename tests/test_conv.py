@@ -140,6 +140,11 @@ CASES = [
     # strided channel lanes: panels of channels packed in 48-channel slices
     # (with AVX-512's 64-wide panels two threads share one)
     Conv("packed-in-slices-stride2-lanes-K80", 1, 96, 7, 7, 80, 3, 3, stride=2, padding=1),
+    # float32 weight gradient of one 16-channel block split by images (blocks
+    # of 16, the last one short); at 241 images their partials pass 4 MiB and
+    # go in waves of one block per thread
+    Conv("dw-by-images", 70, 3, 6, 6, 16, 3, 3, padding=1),
+    Conv("dw-by-images-in-waves", 241, 512, 3, 3, 16, 3, 3),
 ]
 CASE_IDS = [case.name for case in CASES]
 

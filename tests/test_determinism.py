@@ -16,6 +16,12 @@ GEOMETRIES = [  # x shape, weight shape, stride, padding, dilation, groups
     ((5, 4, 10, 10), (8, 2, 3, 3), 1, 1, 2, 2),
     ((1, 32, 12, 12), (64, 32, 1, 1), 1, 0, 1, 1),
     ((9, 1, 28, 28), (6, 1, 5, 5), 1, 2, 1, 1),
+    # one channel block of weight gradient over more than one image block:
+    # taps split (under 4 blocks) or images split (5 blocks; 16 in waves)
+    ((40, 3, 9, 9), (16, 3, 5, 5), 1, 0, 1, 1),
+    ((70, 3, 6, 6), (16, 3, 3, 3), 1, 1, 1, 1),
+    ((66, 2, 5, 5), (64, 2, 3, 3), 1, 1, 1, 1),
+    ((241, 512, 3, 3), (16, 512, 3, 3), 1, 0, 1, 1),
 ]
 
 
