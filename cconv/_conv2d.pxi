@@ -5,6 +5,7 @@ from cython.parallel cimport prange, parallel
 cdef extern from "aligned_alloc.h" nogil:
     void *cconv_aligned_malloc(size_t size)
     void cconv_aligned_free(void *block)
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t
 
@@ -137,10 +138,10 @@ cdef extern from "cconv.h" nogil:
     int64_t cconv_conv2d_backward_weight_lanes_workspace_size_f64(const cconv_conv2d_geometry *g, int64_t rows, int64_t kpb)
     void cconv_conv2d_backward_weight_lanes_f32(const cconv_conv2d_geometry *g, const float *x, int64_t x_image_stride,
                                                 const float *gy, int64_t gy_image_stride, int64_t n_images,
-                                                float *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, float *ws)
+                                                float *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, float *ws, double *bias_sums)
     void cconv_conv2d_backward_weight_lanes_f64(const cconv_conv2d_geometry *g, const double *x, int64_t x_image_stride,
                                                 const double *gy, int64_t gy_image_stride, int64_t n_images,
-                                                double *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, double *ws)
+                                                double *gw, int64_t k0, int64_t k1, int64_t q0, int64_t q1, double *ws, double *bias_sums)
     int64_t cconv_conv2d_backward_weight_rows_workspace_size_f32(const cconv_conv2d_geometry *g)
     void cconv_conv2d_backward_weight_rows_f32(const cconv_conv2d_geometry *g, const float *x, int64_t x_image_stride,
                                                const float *gy, int64_t gy_image_stride, int64_t n_images,
@@ -738,6 +739,11 @@ cdef extern from "plane_sum.h" nogil:
 
 cdef int conv2d_backward_bias(const floating[:, :, :, ::1] grad_output,
                               floating[::1] grad_bias) noexcept nogil:
+    return plane_sums(grad_output, &grad_bias[0] if grad_bias.shape[0] else NULL)
+
+
+cdef int plane_sums(const floating[:, :, :, ::1] grad_output, floating *grad_bias) noexcept nogil:
+    """grad_bias[k] = the sum of channel k over every image."""
     cdef Py_ssize_t N = grad_output.shape[0], K = grad_output.shape[1]
     cdef Py_ssize_t P = grad_output.shape[2] * grad_output.shape[3]
     cdef Py_ssize_t k
@@ -802,6 +808,25 @@ def run_conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
         cconv_enter_call()
         status = conv2d_backward_weight(grad_output, x, grad_weight, stride_h, stride_w,
                                         pad_top, pad_left, dilation_h, dilation_w, groups)
+        cconv_leave_call()
+    _raise_on_failure(status)
+
+
+def run_conv2d_backward_weight_bias(const floating[:, :, :, ::1] grad_output,
+                                    const floating[:, :, :, ::1] x,
+                                    floating[:, :, :, ::1] grad_weight, floating[::1] grad_bias,
+                                    Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                    Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                    Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                    Py_ssize_t groups):
+    """run_conv2d_backward_weight and run_conv2d_backward_bias in one call: the
+    channel-lane weight gradient sums the bias from the dY^T it builds."""
+    cdef int status
+    with nogil:
+        cconv_enter_call()
+        status = conv2d_backward_weight_bias(
+            grad_output, x, grad_weight, &grad_bias[0] if grad_bias.shape[0] else NULL,
+            stride_h, stride_w, pad_top, pad_left, dilation_h, dilation_w, groups)
         cconv_leave_call()
     _raise_on_failure(status)
 

@@ -5,7 +5,9 @@
 # result does not depend on the thread count. Convs whose output channels
 # fill the vector width (or fit in one vector) take the channel-lane kernel
 # (one call per item over all images); the rest take the dot kernel image by
-# image.
+# image. The channel-lane kernel can add up the bias gradient too, from the
+# dY^T it builds anyway (conv2d_backward_weight_bias); other paths leave it
+# to conv2d_backward_bias.
 
 
 cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
@@ -15,6 +17,39 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
                                 Py_ssize_t pad_top, Py_ssize_t pad_left,
                                 Py_ssize_t dilation_h, Py_ssize_t dilation_w,
                                 Py_ssize_t groups) noexcept nogil:
+    return conv2d_backward_weight_bias(grad_output, x, grad_weight, NULL, stride_h, stride_w,
+                                       pad_top, pad_left, dilation_h, dilation_w, groups)
+
+
+cdef int conv2d_backward_weight_bias(const floating[:, :, :, ::1] grad_output,
+                                     const floating[:, :, :, ::1] x,
+                                     floating[:, :, :, ::1] grad_weight, floating *grad_bias,
+                                     Py_ssize_t stride_h, Py_ssize_t stride_w,
+                                     Py_ssize_t pad_top, Py_ssize_t pad_left,
+                                     Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                                     Py_ssize_t groups) noexcept nogil:
+    """dW, and grad_bias (K sums over images and pixels) unless it is NULL."""
+    cdef int status = backward_weight_paths(grad_output, x, grad_weight, grad_bias, stride_h,
+                                            stride_w, pad_top, pad_left, dilation_h,
+                                            dilation_w, groups)
+    if status == BIAS_LEFT:
+        return plane_sums(grad_output, grad_bias)
+    return status
+
+
+cdef enum:
+    BIAS_LEFT = 1  # backward_weight_paths: dW done, the bias gradient still to sum
+
+
+cdef int backward_weight_paths(const floating[:, :, :, ::1] grad_output,
+                               const floating[:, :, :, ::1] x,
+                               floating[:, :, :, ::1] grad_weight, floating *grad_bias,
+                               Py_ssize_t stride_h, Py_ssize_t stride_w,
+                               Py_ssize_t pad_top, Py_ssize_t pad_left,
+                               Py_ssize_t dilation_h, Py_ssize_t dilation_w,
+                               Py_ssize_t groups) noexcept nogil:
+    """dW by the path its shape takes: 0 (or -1 when out of memory), or
+    BIAS_LEFT when grad_bias was asked for and that path did not sum it."""
     cdef Py_ssize_t N = x.shape[0], Cg = x.shape[1] // groups
     cdef Py_ssize_t Kg = grad_weight.shape[0] // groups
     cdef Py_ssize_t CRS = Cg * grad_weight.shape[2] * grad_weight.shape[3]
@@ -25,38 +60,41 @@ cdef int conv2d_backward_weight(const floating[:, :, :, ::1] grad_output,
         Cg, x.shape[2], x.shape[3], Kg, grad_output.shape[2], grad_output.shape[3],
         grad_weight.shape[2], grad_weight.shape[3], stride_h, stride_w, pad_top, pad_left,
         dilation_h, dilation_w)
-    if total == 0:
-        return 0
-    memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
-    if N == 0 or g.out_h * g.out_w == 0:
-        return 0
+    cdef int status
+    if total > 0:
+        memset(&grad_weight[0, 0, 0, 0], 0, total * sizeof(floating))
+    if total == 0 or N == 0 or g.out_h * g.out_w == 0:
+        return BIAS_LEFT if grad_bias != NULL else 0
     # Channel lanes at any stride (an unpadded stride-1 1x1 conv reads x in place):
     # whole tiles of the selected kernels (64 floats with AVX-512) where K allows.
     tile = cconv_tile_nr_f32() if floating is float else cconv_tile_nr_f64()
     if Kg % tile == 0:
-        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, tile)
+        return backward_weight_lanes(grad_output, x, grad_weight, grad_bias, &g, groups, tile)
     if Kg % lanes == 0:
-        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, lanes)
+        return backward_weight_lanes(grad_output, x, grad_weight, grad_bias, &g, groups, lanes)
     if (floating is float and Kg < lanes and groups == 1 and stride_h == 1 and stride_w == 1
             and N > IMAGES_PER_BLOCK):
         # first layers (K = 6) at stride 1: pixels in the lanes (dot_rows), 2.4x
         # the masked channel lanes below; from two image blocks on (a choice by
         # shape, never by thread count, keeps results bitwise the same)
-        return backward_weight_by_images(grad_output, x, grad_weight, &g, Kg, True)
-    if Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x
-        return backward_weight_lanes(grad_output, x, grad_weight, &g, groups, Kg)
-    return backward_weight_dot(grad_output, x, grad_weight, &g, groups)
+        status = backward_weight_by_images(grad_output, x, grad_weight, NULL, &g, Kg, True)
+    elif Kg < lanes:  # first layers (K = 6): masked lanes still beat the dot kernel 2x
+        return backward_weight_lanes(grad_output, x, grad_weight, grad_bias, &g, groups, Kg)
+    else:
+        status = backward_weight_dot(grad_output, x, grad_weight, &g, groups)
+    return BIAS_LEFT if status == 0 and grad_bias != NULL else status
 
 
 cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
                                const floating[:, :, :, ::1] x,
-                               floating[:, :, :, ::1] grad_weight,
+                               floating[:, :, :, ::1] grad_weight, floating *grad_bias,
                                const cconv_conv2d_geometry *g, Py_ssize_t groups,
                                Py_ssize_t lanes) noexcept nogil:
     """Items are (group, `lanes` output channels, block of im2col rows): one
     block of rows when channel blocks alone feed every thread, and no more
     blocks than threads otherwise, as every item builds dY^T of every image
-    for its channels."""
+    for its channels. The first row block of a channel block also sums its
+    channels' bias gradient (when grad_bias is not NULL)."""
     cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
     cdef Py_ssize_t CRS = Cg * g.kernel_h * g.kernel_w
     cdef Py_ssize_t k_blocks = Kg // lanes
@@ -64,10 +102,11 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, mr),
                                             ceil_div(cconv_max_threads(), groups * k_blocks)))
     cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), mr) * mr
-    cdef Py_ssize_t items, item, gi, qb, kb, ws_size
+    cdef Py_ssize_t items, item, gi, qb, kb, ws_size, i
     cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
     cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]
     cdef floating *ws
+    cdef double *sums
     cdef int failures = 0
     row_blocks = ceil_div(CRS, rows)
     items = groups * k_blocks * row_blocks
@@ -77,30 +116,39 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     # two ways sum in different orders.
     if (groups * k_blocks == 1 and N > IMAGES_PER_BLOCK
             and (CRS <= mr or N >= 4 * IMAGES_PER_BLOCK)):
-        return backward_weight_by_images(grad_output, x, grad_weight, g, lanes, False)
+        return backward_weight_by_images(grad_output, x, grad_weight, grad_bias, g, lanes,
+                                         False)
     if floating is float:
         ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, rows, lanes)
     else:
         ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, rows, lanes)
     with parallel(num_threads=threads_for(items)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
+        sums = <double *> malloc(lanes * sizeof(double))
         for item in prange(items, schedule='static'):
-            if ws == NULL:
+            if ws == NULL or sums == NULL:
                 failures += 1
             else:
                 gi = item // (k_blocks * row_blocks)
                 kb = (item // row_blocks) % k_blocks
                 qb = item % row_blocks
+                memset(sums, 0, lanes * sizeof(double))
                 if floating is float:
                     cconv_conv2d_backward_weight_lanes_f32(
                         g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
                         gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
-                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws)
+                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws,
+                        sums if grad_bias != NULL and qb == 0 else NULL)
                 else:
                     cconv_conv2d_backward_weight_lanes_f64(
                         g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
                         gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
-                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws)
+                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws,
+                        sums if grad_bias != NULL and qb == 0 else NULL)
+                if grad_bias != NULL and qb == 0:
+                    for i in range(lanes):
+                        grad_bias[gi * Kg + kb * lanes + i] = <floating> sums[i]
+        free(sums)
         cconv_aligned_free(ws)
     return -1 if failures else 0
 
@@ -115,7 +163,7 @@ cdef enum:
 
 cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
                                    const floating[:, :, :, ::1] x,
-                                   floating[:, :, :, ::1] grad_weight,
+                                   floating[:, :, :, ::1] grad_weight, floating *grad_bias,
                                    const cconv_conv2d_geometry *g,
                                    Py_ssize_t lanes, bint pixel_lanes) noexcept nogil:
     """One group, one channel block: items are blocks of IMAGES_PER_BLOCK
@@ -126,8 +174,9 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
     waves of one block per thread, so they take threads x dW, not
     N / IMAGES_PER_BLOCK x dW (one parallel region per wave cost a LeNet
     layer 5%); the order of the additions is the same whatever the wave. Each block runs the
-    channel-lane kernel (`lanes` channels), or with `pixel_lanes` (float,
-    stride 1) the dot_rows one."""
+    channel-lane kernel (`lanes` channels), which also sums each block's
+    bias gradient when grad_bias is not NULL (added up as dW), or with
+    `pixel_lanes` (float, stride 1) the dot_rows one (grad_bias: NULL)."""
     cdef Py_ssize_t N = x.shape[0], Kg = g.out_channels
     cdef Py_ssize_t CRS = g.channels * g.kernel_h * g.kernel_w, size = Kg * CRS
     cdef Py_ssize_t blocks = ceil_div(N, IMAGES_PER_BLOCK), b, i, n0, ws_size
@@ -138,10 +187,15 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
     cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]
     cdef floating *gw = &grad_weight[0, 0, 0, 0]
     cdef floating *partial = <floating *> cconv_aligned_malloc(wave * size * sizeof(floating))
+    cdef double *bias_partial = <double *> calloc(wave * Kg, sizeof(double))
+    cdef double *bias_total = <double *> calloc(Kg, sizeof(double))
     cdef floating *ws
     cdef floating *mine
     cdef int failures = 0
-    if partial == NULL:
+    if partial == NULL or bias_partial == NULL or bias_total == NULL:
+        cconv_aligned_free(partial)
+        free(bias_partial)
+        free(bias_total)
         return -1
     if floating is float:
         if pixel_lanes:
@@ -161,6 +215,7 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
                 else:
                     n0 = b * IMAGES_PER_BLOCK
                     mine = partial + (b - w0) * size
+                    memset(bias_partial + (b - w0) * Kg, 0, Kg * sizeof(double))
                     if floating is float and pixel_lanes:
                         memset(mine, 0, size * sizeof(floating))
                         cconv_conv2d_backward_weight_rows_f32(
@@ -169,11 +224,13 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
                     elif floating is float:
                         cconv_conv2d_backward_weight_lanes_f32(
                             g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
-                            min(IMAGES_PER_BLOCK, N - n0), mine, 0, Kg, 0, CRS, ws)
+                            min(IMAGES_PER_BLOCK, N - n0), mine, 0, Kg, 0, CRS, ws,
+                            bias_partial + (b - w0) * Kg if grad_bias != NULL else NULL)
                     else:
                         cconv_conv2d_backward_weight_lanes_f64(
                             g, &x[n0, 0, 0, 0], x_stride, &grad_output[n0, 0, 0, 0], gy_stride,
-                            min(IMAGES_PER_BLOCK, N - n0), mine, 0, Kg, 0, CRS, ws)
+                            min(IMAGES_PER_BLOCK, N - n0), mine, 0, Kg, 0, CRS, ws,
+                            bias_partial + (b - w0) * Kg if grad_bias != NULL else NULL)
             cconv_aligned_free(ws)
         if failures:
             break
@@ -184,8 +241,15 @@ cdef int backward_weight_by_images(const floating[:, :, :, ::1] grad_output,
             else:
                 for i in range(size):
                     gw[i] += mine[i]
+            for i in range(Kg):
+                bias_total[i] += bias_partial[(b - w0) * Kg + i]
         w0 = w1
+    if grad_bias != NULL and not failures:
+        for i in range(Kg):
+            grad_bias[i] = <floating> bias_total[i]
     cconv_aligned_free(partial)
+    free(bias_partial)
+    free(bias_total)
     return -1 if failures else 0
 
 

@@ -115,7 +115,8 @@ class Conv2dCall:
     """conv2d forward and backward for one geometry and one set of shapes."""
 
     __slots__ = ("geometry", "dtype", "x_shape", "weight_shape", "bias_shape", "output_shape",
-                 "kernel_args", "no_bias", "run_forward", "run_input", "run_weight", "run_bias")
+                 "kernel_args", "no_bias", "run_forward", "run_input", "run_weight", "run_bias",
+                 "run_weight_bias")
 
     @classmethod
     def prepare(cls, x, weight, bias, geometry):
@@ -146,6 +147,9 @@ class Conv2dCall:
         call.run_bias = _specialised(
             _kernels.run_conv2d_backward_bias_nhwc if nhwc
             else _kernels.run_conv2d_backward_bias, dtype)
+        # NCHW: dW and the bias gradient in one call (see functional.conv2d_backward)
+        call.run_weight_bias = None if nhwc else _specialised(
+            _kernels.run_conv2d_backward_weight_bias, dtype)
         return call
 
     def fits(self, x, weight, bias, geometry):
@@ -169,12 +173,16 @@ class Conv2dCall:
         if want_input:
             grad_input = recycled(owner, "gradInput", self.x_shape, self.dtype)
             self.run_input(grad_output, weight, grad_input, *self.kernel_args)
-        if want_weight:
-            grad_weight = np.empty(self.weight_shape, self.dtype)
-            self.run_weight(grad_output, x, grad_weight, *self.kernel_args)
         if want_bias:
             channels = _layout.weight_to_kcrs_shape(self.weight_shape, self.geometry[4])[0]
             grad_bias = np.empty((channels,), self.dtype)
+        if want_weight:
+            grad_weight = np.empty(self.weight_shape, self.dtype)
+            if want_bias and self.run_weight_bias is not None:
+                self.run_weight_bias(grad_output, x, grad_weight, grad_bias, *self.kernel_args)
+                return grad_input, grad_weight, grad_bias
+            self.run_weight(grad_output, x, grad_weight, *self.kernel_args)
+        if want_bias:
             self.run_bias(grad_output, grad_bias)
         return grad_input, grad_weight, grad_bias
 

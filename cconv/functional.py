@@ -224,6 +224,11 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
     if want_input:
         run = _kernels.run_conv2d_backward_input_nhwc if nhwc else _kernels.run_conv2d_backward_input
         run(grad_output, args.as_c_contiguous(weight, dtype), grad_input, *geometry.kernel_args())
+    if want_weight and want_bias and not nhwc:
+        # one call: the weight gradient sums the bias from the dY^T it builds
+        _kernels.run_conv2d_backward_weight_bias(grad_output, args.as_c_contiguous(x, dtype),
+                                                 grad_weight, grad_bias, *geometry.kernel_args())
+        return grad_input, grad_weight, grad_bias
     if want_weight:
         run = _kernels.run_conv2d_backward_weight_nhwc if nhwc else _kernels.run_conv2d_backward_weight
         run(grad_output, args.as_c_contiguous(x, dtype), grad_weight, *geometry.kernel_args())
