@@ -13,10 +13,10 @@
 
 cdef extern from * nogil:
     """
-    void cconv_max_pool2d_nhwc_row_f32(const float *x, int64_t W, int64_t C, int64_t h0,
+    void cconv_max_pool2d_nhwc_row_f32(const float *x, int64_t W, int64_t C,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, float *out, int64_t *index);
-    void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C, int64_t h0,
+    void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, double *out, int64_t *index);
     void cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
@@ -28,10 +28,10 @@ cdef extern from * nogil:
     void cconv_avg_pool2d_nhwc_pixel_f64(const double *x, int64_t W, int64_t C, int64_t ih0,
         int64_t ih1, int64_t iw0, int64_t iw1, double scale, double *out);
     """
-    void cconv_max_pool2d_nhwc_row_f32(const float *x, int64_t W, int64_t C, int64_t h0,
+    void cconv_max_pool2d_nhwc_row_f32(const float *x, int64_t W, int64_t C,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, float *out, int64_t *index)
-    void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C, int64_t h0,
+    void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, double *out, int64_t *index)
     void cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
@@ -71,11 +71,11 @@ cdef int max_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, 
         ih0 = first_tap(h0, dilation_h, H)
         ih1 = min(h0 + (kernel_h - 1) * dilation_h + 1, H)
         if floating is float:
-            cconv_max_pool2d_nhwc_row_f32(&x[n, 0, 0, 0], W, C, h0, ih0, max(ih0, ih1), dilation_h,
+            cconv_max_pool2d_nhwc_row_f32(&x[n, 0, 0, 0], W, C, ih0, max(ih0, ih1), dilation_h,
                                           OW, kernel_w, stride_w, pad_left, dilation_w,
                                           &out[n, oh, 0, 0], &indices[n, oh, 0, 0])
         else:
-            cconv_max_pool2d_nhwc_row_f64(&x[n, 0, 0, 0], W, C, h0, ih0, max(ih0, ih1), dilation_h,
+            cconv_max_pool2d_nhwc_row_f64(&x[n, 0, 0, 0], W, C, ih0, max(ih0, ih1), dilation_h,
                                           OW, kernel_w, stride_w, pad_left, dilation_w,
                                           &out[n, oh, 0, 0], &indices[n, oh, 0, 0])
     return 0

@@ -127,6 +127,12 @@ POOL_CASES = [  # x NHWC, kernel, stride, padding
     ((2, 8, 8, 3), 3, [1, 2, 2, 1], [[0, 0], [1, 0], [0, 1], [0, 0]]),
     ((2, 9, 8, 37), 3, 2, "SAME"),          # four AVX2 vectors at once, then one, then a tail
     ((1, 12, 11, 17), 9, 1, "VALID"),       # 81 taps: past the position table
+    # stride-1 rows of fewer than 8 channels run flat along (pixel, channel):
+    # padded both sides, two blocks of 256 elements, past the position table
+    ((2, 9, 8, 5), 3, 1, "SAME"),
+    ((1, 3, 100, 3), 2, 1, "VALID"),
+    ((1, 7, 9, 2), 3, 1, 1),
+    ((1, 12, 11, 3), 9, 1, "VALID"),
 ]
 
 
@@ -153,6 +159,28 @@ def test_max_pool2d_nhwc_matches_nchw_and_torch(case, dtype, torch, rng, simd_pa
     ty.backward(torch.tensor(gy.transpose(0, 3, 1, 2), dtype=torch.float64))
     gx = F.max_pool2d_backward(gy, idx, x.shape, data_format="NHWC")
     assert_close(gx, tx.grad.numpy().transpose(0, 2, 3, 1), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels", [1, 3, 7, 9, 19])
+def test_max_pool2d_nhwc_rows_match_nchw(channels, dtype, rng, simd_path):
+    """Stride-1 rows over few channels (the flat path; 9 and 19: pixel by pixel)
+    with dilation, padding, ceil_mode, ties, -inf and NaN: values and indices as
+    the NCHW kernels give. A window of -inf starting in the padding reports its
+    first tap inside x, as torch does (pixel by pixel it reported the padded
+    start, a negative index)."""
+    x = np.round(random_array(rng, (2, 11, 13, channels), dtype) * 2)  # ties
+    x[0, 2, 3, 0] = x[1, 5, :, -1] = -np.inf
+    x[0, 7, 5, -1] = x[1, 0, 0, 0] = np.nan
+    x[1, :4, :4, :] = -np.inf  # windows with nothing above -inf
+    for kernel, padding, dilation in (((3, 2), (1, 1), (2, 3)), (2, 1, 1), ((1, 4), (0, 2), 1)):
+        y, idx = F.max_pool2d(x, kernel, (2, 1), padding, dilation, ceil_mode=True,
+                              return_indices=True, data_format="NHWC")
+        y_nchw, idx_nchw = F.max_pool2d(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), kernel,
+                                        (2, 1), padding, dilation, ceil_mode=True,
+                                        return_indices=True)
+        np.testing.assert_array_equal(y, y_nchw.transpose(0, 2, 3, 1))
+        np.testing.assert_array_equal(idx, idx_nchw.transpose(0, 2, 3, 1))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
