@@ -41,6 +41,10 @@
  * width). 1024 positions x 64 channels of output block = 256 KiB fp32. */
 #define CCONV_DIRECT_POSITIONS 1024
 
+/* Stride-1 direct path on the AVX-512 float tile: taps from which it may take
+ * channel lanes (fewer: position lanes; see direct_channel_lanes). */
+#define CCONV_DIRECT_LANES_MIN_TAPS 48
+
 /* Strided forward through phase planes (conv2d_phases.inc): strides up to
  * this; larger ones gather taps straight from x (im2col_tile). */
 #define CCONV_PHASES_MAX_STRIDE 8
