@@ -68,7 +68,8 @@ cdef int max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::
                             Py_ssize_t stride_h, Py_ssize_t stride_w,
                             Py_ssize_t pad_h, Py_ssize_t pad_w,
                             Py_ssize_t dilation_h, Py_ssize_t dilation_w) noexcept nogil
-# every index must lie in [0, H*W): the kernel trusts it.
+# An index outside [0, H*W) makes max_pool2d_backward(_nhwc) return -2 (each
+# index is checked as it is used; grad_input then holds part of the sums).
 cdef int max_pool2d_backward(const floating[:, :, :, ::1] grad_output,
                              const int64_t[:, :, :, ::1] indices,
                              floating[:, :, :, ::1] grad_input) noexcept nogil

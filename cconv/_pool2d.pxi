@@ -24,10 +24,10 @@ cdef extern from "pool2d.h" nogil:
                                             float *y, int64_t *indices)
     void cconv_max_pool2d_forward_plane_f64(const cconv_pool2d_geometry *g, const double *x,
                                             double *y, int64_t *indices)
-    void cconv_max_pool2d_backward_plane_f32(const cconv_pool2d_geometry *g,
+    int cconv_max_pool2d_backward_plane_f32(const cconv_pool2d_geometry *g,
                                              const float *grad_output, const int64_t *indices,
                                              float *grad_input)
-    void cconv_max_pool2d_backward_plane_f64(const cconv_pool2d_geometry *g,
+    int cconv_max_pool2d_backward_plane_f64(const cconv_pool2d_geometry *g,
                                              const double *grad_output, const int64_t *indices,
                                              double *grad_input)
     void cconv_avg_pool2d_forward_plane_f32(const cconv_pool2d_geometry *g, const float *x,
@@ -94,6 +94,23 @@ cdef int max_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::
     return 0
 
 
+# What max_pool2d_backward(_nhwc) returns at an index outside [0, H*W): the
+# kernels check every index as they use it, so no pass of its own reads them.
+cdef enum:
+    BAD_INDEX = -2
+
+
+cdef object index_error(const int64_t[:, :, :, ::1] indices, Py_ssize_t plane_size):
+    """The ValueError for the first index outside [0, plane_size)."""
+    cdef const int64_t *flat = &indices[0, 0, 0, 0]
+    cdef Py_ssize_t i, count = indices.size
+    for i in range(count):
+        if flat[i] < 0 or flat[i] >= plane_size:
+            return ValueError(f"indices must lie in [0, H*W) = [0, {plane_size}) for "
+                              f"input_shape's H*W plane, got {flat[i]}")
+    return AssertionError("max_pool2d_backward reported an index out of range and found none")
+
+
 cdef int max_pool2d_backward(const floating[:, :, :, ::1] grad_output,
                              const int64_t[:, :, :, ::1] indices,
                              floating[:, :, :, ::1] grad_input) noexcept nogil:
@@ -111,14 +128,15 @@ cdef int max_pool2d_backward(const floating[:, :, :, ::1] grad_output,
         1, 1, 1, 1, 0, 0, 1, 1, False, 0)
     cdef const floating *gop = &grad_output[0, 0, 0, 0]
     cdef const int64_t *ip = &indices[0, 0, 0, 0]
+    cdef int bad_planes = 0
     for p in prange(planes, schedule="static", num_threads=threads_for(planes)):
         if floating is float:
-            cconv_max_pool2d_backward_plane_f32(&g, gop + p * out_size, ip + p * out_size,
-                                                gip + p * in_size)
+            bad_planes += cconv_max_pool2d_backward_plane_f32(&g, gop + p * out_size,
+                                                              ip + p * out_size, gip + p * in_size)
         else:
-            cconv_max_pool2d_backward_plane_f64(&g, gop + p * out_size, ip + p * out_size,
-                                                gip + p * in_size)
-    return 0
+            bad_planes += cconv_max_pool2d_backward_plane_f64(&g, gop + p * out_size,
+                                                              ip + p * out_size, gip + p * in_size)
+    return BAD_INDEX if bad_planes else 0
 
 
 # ---- average pooling --------------------------------------------------------------------
@@ -216,8 +234,8 @@ def run_max_pool2d_backward(const floating[:, :, :, ::1] grad_output,
         cconv_enter_call()
         status = max_pool2d_backward(grad_output, indices, grad_input)
         cconv_leave_call()
-    if status != 0:
-        raise MemoryError("max_pool2d_backward: workspace allocation failed")
+    if status == BAD_INDEX:
+        raise index_error(indices, grad_input.shape[2] * grad_input.shape[3])
 
 
 def run_avg_pool2d_forward(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,

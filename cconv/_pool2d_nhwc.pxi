@@ -19,9 +19,9 @@ cdef extern from * nogil:
     void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, double *out, int64_t *index);
-    void cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
+    int cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
         const int64_t *index, int64_t P, int64_t C, int64_t HW, float *grad_input);
-    void cconv_max_pool2d_nhwc_backward_image_f64(const double *grad_output,
+    int cconv_max_pool2d_nhwc_backward_image_f64(const double *grad_output,
         const int64_t *index, int64_t P, int64_t C, int64_t HW, double *grad_input);
     void cconv_avg_pool2d_nhwc_pixel_f32(const float *x, int64_t W, int64_t C, int64_t ih0,
         int64_t ih1, int64_t iw0, int64_t iw1, float scale, float *out);
@@ -34,9 +34,9 @@ cdef extern from * nogil:
     void cconv_max_pool2d_nhwc_row_f64(const double *x, int64_t W, int64_t C,
         int64_t ih0, int64_t ih1, int64_t dh, int64_t OW, int64_t kernel_w, int64_t stride_w,
         int64_t pad_left, int64_t dw, double *out, int64_t *index)
-    void cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
+    int cconv_max_pool2d_nhwc_backward_image_f32(const float *grad_output,
         const int64_t *index, int64_t P, int64_t C, int64_t HW, float *grad_input)
-    void cconv_max_pool2d_nhwc_backward_image_f64(const double *grad_output,
+    int cconv_max_pool2d_nhwc_backward_image_f64(const double *grad_output,
         const int64_t *index, int64_t P, int64_t C, int64_t HW, double *grad_input)
     void cconv_avg_pool2d_nhwc_pixel_f32(const float *x, int64_t W, int64_t C, int64_t ih0,
         int64_t ih1, int64_t iw0, int64_t iw1, float scale, float *out)
@@ -84,19 +84,22 @@ cdef int max_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, 
 cdef int max_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
                                   const int64_t[:, :, :, ::1] indices,
                                   floating[:, :, :, ::1] grad_input) noexcept nogil:
-    """grad_input[n, idx // W, idx % W, c] += grad_output[n, oh, ow, c]; every
-    index must lie in [0, H*W): the kernel trusts it."""
+    """grad_input[n, idx // W, idx % W, c] += grad_output[n, oh, ow, c];
+    BAD_INDEX at an index outside [0, H*W)."""
     cdef Py_ssize_t N = grad_input.shape[0], H = grad_input.shape[1], W = grad_input.shape[2]
     cdef Py_ssize_t C = grad_input.shape[3], OH = grad_output.shape[1], OW = grad_output.shape[2]
     cdef Py_ssize_t n
+    cdef int bad_images = 0
     for n in prange(N, schedule="static", num_threads=threads_for(N)):
         if floating is float:
-            cconv_max_pool2d_nhwc_backward_image_f32(&grad_output[n, 0, 0, 0], &indices[n, 0, 0, 0],
-                                                     OH * OW, C, H * W, &grad_input[n, 0, 0, 0])
+            bad_images += cconv_max_pool2d_nhwc_backward_image_f32(
+                &grad_output[n, 0, 0, 0], &indices[n, 0, 0, 0], OH * OW, C, H * W,
+                &grad_input[n, 0, 0, 0])
         else:
-            cconv_max_pool2d_nhwc_backward_image_f64(&grad_output[n, 0, 0, 0], &indices[n, 0, 0, 0],
-                                                     OH * OW, C, H * W, &grad_input[n, 0, 0, 0])
-    return 0
+            bad_images += cconv_max_pool2d_nhwc_backward_image_f64(
+                &grad_output[n, 0, 0, 0], &indices[n, 0, 0, 0], OH * OW, C, H * W,
+                &grad_input[n, 0, 0, 0])
+    return BAD_INDEX if bad_images else 0
 
 
 cdef inline Py_ssize_t avg_divisor(Py_ssize_t h0, Py_ssize_t h1, Py_ssize_t w0, Py_ssize_t w1,
@@ -192,10 +195,13 @@ def run_max_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :
 def run_max_pool2d_backward_nhwc(const floating[:, :, :, ::1] grad_output,
                                  const int64_t[:, :, :, ::1] indices,
                                  floating[:, :, :, ::1] grad_input):
+    cdef int status
     with nogil:
         cconv_enter_call()
-        max_pool2d_backward_nhwc(grad_output, indices, grad_input)
+        status = max_pool2d_backward_nhwc(grad_output, indices, grad_input)
         cconv_leave_call()
+    if status == BAD_INDEX:
+        raise index_error(indices, grad_input.shape[1] * grad_input.shape[2])
 
 
 def run_avg_pool2d_forward_nhwc(const floating[:, :, :, ::1] x, floating[:, :, :, ::1] out,

@@ -190,7 +190,7 @@ class Conv2dCall:
 class MaxPool2dCall:
     """max_pool2d forward (with indices) and backward for one geometry and input shape."""
 
-    __slots__ = ("geometry", "dtype", "x_shape", "output_shape", "kernel_args", "plane_size",
+    __slots__ = ("geometry", "dtype", "x_shape", "output_shape", "kernel_args",
                  "run_forward", "run_backward")
 
     @classmethod
@@ -208,8 +208,6 @@ class MaxPool2dCall:
         call.geometry, call.dtype, call.x_shape = tuple(geometry), dtype, x.shape
         call.output_shape = checked.output_shape
         call.kernel_args = checked.kernel_args() + checked.dilation
-        n, c, h, w = _layout.to_nchw_shape(x.shape, fmt)
-        call.plane_size = h * w
         nhwc = fmt == "NHWC"
         call.run_forward = _specialised(
             _kernels.run_max_pool2d_forward_nhwc if nhwc else _kernels.run_max_pool2d_forward,
@@ -235,11 +233,15 @@ class MaxPool2dCall:
         return out, indices
 
     def backward(self, grad_output, indices, owner):
-        # the indices are the caller's array: still checked, as by
-        # max_pool2d_backward, before the kernel scatters through them
-        args.check_indices(indices, self.output_shape, self.plane_size)
+        # the indices are the caller's array: their type and shape checked as
+        # by max_pool2d_backward, their values by the kernel as it scatters
+        args.check_indices(indices, self.output_shape)
         grad_input = recycled(owner, "gradInput", self.x_shape, self.dtype)
-        self.run_backward(grad_output, indices, grad_input)
+        try:
+            self.run_backward(grad_output, indices, grad_input)
+        except ValueError:
+            owner.gradInput = None  # a recycled gradInput holds part of the sums now
+            raise
         return grad_input
 
 

@@ -365,9 +365,9 @@ _MAX_POOL2D_BACKWARD_SHAPES = args.Memo()
 
 
 def _check_max_pool2d_backward(grad_output, input_shape, itemsize, fmt):
-    """(input_shape as a tuple, H*W) after checking grad_output's shape against it."""
+    """input_shape as a tuple, after checking grad_output's shape against it."""
     input_shape = args.shape4("input_shape", input_shape)  # N first in both layouts
-    n, c, h, w = _layout.to_nchw_shape(input_shape, fmt)
+    n, c, _, _ = _layout.to_nchw_shape(input_shape, fmt)
     grad_layout = _LAYOUTS[fmt].replace("H, W", "OH, OW")
     args.check_ndim("grad_output", grad_output, grad_layout)
     g_n, g_c, g_h, g_w = _layout.to_nchw_shape(grad_output.shape, fmt)
@@ -376,7 +376,7 @@ def _check_max_pool2d_backward(grad_output, input_shape, itemsize, fmt):
                          f"and OH, OW >= 1 to match input_shape {input_shape}, "
                          f"got {grad_output.shape}")
     args.check_element_count("grad_input", input_shape, itemsize)
-    return input_shape, h * w
+    return input_shape
 
 
 def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
@@ -391,12 +391,12 @@ def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
     indices = args.as_array("indices", indices)
     dtype = args.float_dtype(grad_output=grad_output)
     key = args.memo_key(input_shape, grad_output.shape, dtype.itemsize, fmt)
-    shapes = _MAX_POOL2D_BACKWARD_SHAPES.get(key)
-    if shapes is None:
-        shapes = _MAX_POOL2D_BACKWARD_SHAPES.put(key, _check_max_pool2d_backward(
+    checked_shape = _MAX_POOL2D_BACKWARD_SHAPES.get(key)
+    if checked_shape is None:
+        checked_shape = _MAX_POOL2D_BACKWARD_SHAPES.put(key, _check_max_pool2d_backward(
             grad_output, input_shape, dtype.itemsize, fmt))
-    input_shape, plane_size = shapes
-    args.check_indices(indices, grad_output.shape, plane_size)
+    input_shape = checked_shape
+    args.check_indices(indices, grad_output.shape)  # the kernel checks their values
     grad_input = np.empty(input_shape, dtype)
     if grad_input.size:
         run = _kernels.run_max_pool2d_backward if fmt == "NCHW" else _kernels.run_max_pool2d_backward_nhwc

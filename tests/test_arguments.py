@@ -149,18 +149,15 @@ def test_int64_guards():
         args.check_element_count("col", (2**32, 2**32), 1)
 
 
-def test_check_indices():
+def test_check_indices_checks_type_and_shape_not_values():
     good = np.array([[[[0, 3]]]], np.int64)
-    args.check_indices(good, (1, 1, 1, 2), 4)
-    args.check_indices(good.astype(">i8"), (1, 1, 1, 2), 4)
+    args.check_indices(good, (1, 1, 1, 2))
+    args.check_indices(good.astype(">i8"), (1, 1, 1, 2))
+    args.check_indices(np.array([[[[0, -1]]]], np.int64), (1, 1, 1, 2))  # the kernel's to find
     with pytest.raises(TypeError, match="indices must be an int64 array"):
-        args.check_indices(good.astype(np.int32), (1, 1, 1, 2), 4)
+        args.check_indices(good.astype(np.int32), (1, 1, 1, 2))
     with pytest.raises(ValueError, match="indices must have the shape of grad_output"):
-        args.check_indices(good, (1, 1, 2, 1), 4)
-    with pytest.raises(ValueError, match=r"indices must lie in \[0, H\*W\) = \[0, 3\).*got 3"):
-        args.check_indices(good, (1, 1, 1, 2), 3)
-    with pytest.raises(ValueError, match="indices must lie in .*got -1"):
-        args.check_indices(np.array([[[[0, -1]]]], np.int64), (1, 1, 1, 2), 4)
+        args.check_indices(good, (1, 1, 2, 1))
 
 
 def test_memo_key_tells_apart_what_validation_tells_apart():

@@ -34,11 +34,12 @@ typedef struct cconv_pool2d_geometry {
     /* y, indices: out_h x out_w; indices are flat positions in the x plane */            \
     void cconv_max_pool2d_forward_plane_##SFX(const cconv_pool2d_geometry *g,             \
                                               const REAL *x, REAL *y, int64_t *indices);  \
-    /* grad_input (in_h x in_w) is overwritten: zeroed, then every grad_output element \
-     * added at its index, which must lie in [0, in_h * in_w) */                           \
-    void cconv_max_pool2d_backward_plane_##SFX(const cconv_pool2d_geometry *g,            \
-                                               const REAL *grad_output,                   \
-                                               const int64_t *indices, REAL *grad_input); \
+    /* grad_input (in_h x in_w) is overwritten: zeroed, then every grad_output element    \
+     * added at its index. Returns 0, or 1 at the first index outside                     \
+     * [0, in_h * in_w) (grad_input then holds part of the sums). */                      \
+    int cconv_max_pool2d_backward_plane_##SFX(const cconv_pool2d_geometry *g,             \
+                                              const REAL *grad_output,                    \
+                                              const int64_t *indices, REAL *grad_input);  \
     void cconv_avg_pool2d_forward_plane_##SFX(const cconv_pool2d_geometry *g,             \
                                               const REAL *x, REAL *y);                    \
     /* grad_input is overwritten; workspace holds in_w + out_w elements */              \
