@@ -1,8 +1,7 @@
 /* Channels-last pooling helpers (pool2d_nhwc.c) and their AVX2 channel loops
  * (pool2d_nhwc_avx2.c). A max "channels" routine does the leading multiple
- * of its vector width of channels and returns where it stopped; position[t + 1]
- * (when not NULL) is the plane position of the window's tap t, position[0] = start,
- * the index to report when nothing beats -inf. */
+ * of its vector width of channels and returns where it stopped; start is the
+ * index to report when nothing beats -inf. */
 #ifndef CCONV_POOL2D_NHWC_H
 #define CCONV_POOL2D_NHWC_H
 
@@ -17,13 +16,11 @@
 int64_t cconv_max_pool2d_nhwc_channels_f32_avx2(const float *x, int64_t W, int64_t C,
                                                 int64_t ih0, int64_t ih1, int64_t dh,
                                                 int64_t iw0, int64_t iw1, int64_t dw,
-                                                int64_t start, const int64_t *position, float *out,
-                                                int64_t *index);
+                                                int64_t start, float *out, int64_t *index);
 int64_t cconv_max_pool2d_nhwc_channels_f64_avx2(const double *x, int64_t W, int64_t C,
                                                 int64_t ih0, int64_t ih1, int64_t dh,
                                                 int64_t iw0, int64_t iw1, int64_t dw,
-                                                int64_t start, const int64_t *position, double *out,
-                                                int64_t *index);
+                                                int64_t start, double *out, int64_t *index);
 #endif
 
 #endif

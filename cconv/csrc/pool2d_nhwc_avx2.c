@@ -29,8 +29,7 @@
  * NV is a constant at every call, so best[] and arg[] live in registers. */
 INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t ih0, int64_t ih1,
                                  int64_t dh, int64_t iw0, int64_t iw1, int64_t dw, int nv,
-                                 int64_t start, const int64_t *position, float *out,
-                                 int64_t *index) {
+                                 int64_t start, int arithmetic, float *out, int64_t *index) {
     __m256 best[4];
     __m256i arg[4];
     for (int v = 0; v < nv; v++) {
@@ -51,19 +50,32 @@ INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t i
                     _mm256_blendv_ps(_mm256_castsi256_ps(arg[v]), number, take));
             }
         }
+    const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
     for (int v = 0; v < nv; v++) {
         _mm256_storeu_ps(out + 8 * v, best[v]);
-        if (position) {
-            /* tap t's position sits at position[t + 1], start at position[0]:
-             * two 4-lane gathers widen the tap numbers to int64 indices */
-            const __m256i slot = _mm256_add_epi32(arg[v], _mm256_set1_epi32(1));
-            const long long *table = (const long long *)position;
+        if (arithmetic) {
+            /* tap t = q * nw + r sits at start + r * dw + q * dh * W =
+             * start + t * dw + q * (dh * W - nw * dw), in int32 lanes, widened
+             * to int64 only for the final add (two gathers from a table of
+             * positions cost more). q = t / nw as (t + 0.5) / nw in float: exact
+             * for the few taps this path takes. Nothing beat -inf (t = -1):
+             * start. */
+            const __m256i t = arg[v];
+            const __m256i q = _mm256_cvttps_epi32(
+                _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(0.5f)),
+                              _mm256_set1_ps(1.0f / (float)nw)));
+            const __m256i offset = _mm256_add_epi32(
+                _mm256_mullo_epi32(t, _mm256_set1_epi32((int32_t)dw)),
+                _mm256_mullo_epi32(q, _mm256_set1_epi32((int32_t)(dh * W - nw * dw))));
+            const __m256i found = _mm256_andnot_si256(_mm256_srai_epi32(t, 31), offset);
+            const __m256i base = _mm256_set1_epi64x(start);
             _mm256_storeu_si256((__m256i *)(index + 8 * v),
-                                _mm256_i32gather_epi64(table, _mm256_castsi256_si128(slot), 8));
+                                _mm256_add_epi64(base, _mm256_cvtepi32_epi64(
+                                                           _mm256_castsi256_si128(found))));
             _mm256_storeu_si256((__m256i *)(index + 8 * v + 4),
-                                _mm256_i32gather_epi64(table, _mm256_extracti128_si256(slot, 1), 8));
+                                _mm256_add_epi64(base, _mm256_cvtepi32_epi64(
+                                                           _mm256_extracti128_si256(found, 1))));
         } else {
-            const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
             int32_t taps[8];
             _mm256_storeu_si256((__m256i *)taps, arg[v]);
             for (int j = 0; j < 8; j++)
@@ -77,14 +89,18 @@ INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t i
 AVX2 int64_t cconv_max_pool2d_nhwc_channels_f32_avx2(const float *x, int64_t W, int64_t C,
                                                      int64_t ih0, int64_t ih1, int64_t dh,
                                                      int64_t iw0, int64_t iw1, int64_t dw,
-                                                     int64_t start, const int64_t *position,
-                                                     float *out, int64_t *index) {
+                                                     int64_t start, float *out, int64_t *index) {
+    /* int32 lane arithmetic for the index when the window is small and spans
+     * under 2^30 plane positions (start is the window's first tap) */
+    const int64_t nw = (iw1 - iw0 + dw - 1) / dw, nh = (ih1 - ih0 + dh - 1) / dh;
+    const int arithmetic = nw > 0 && nh > 0 && nw * nh <= CCONV_NHWC_POSITIONS &&
+                           start == ih0 * W + iw0 && (ih1 - ih0) * W < ((int64_t)1 << 30);
     int64_t c = 0;
     for (; c + 32 <= C; c += 32)
-        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, position, out + c,
+        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, arithmetic, out + c,
                         index + c);
     for (; c + 8 <= C; c += 8)
-        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 1, start, position, out + c,
+        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 1, start, arithmetic, out + c,
                         index + c);
     return c; /* channels [c, C) are left to the portable loop */
 }
@@ -120,9 +136,8 @@ INLINE_AVX2 void max_f64_vectors(const double *x, int64_t W, int64_t C, int64_t 
 AVX2 int64_t cconv_max_pool2d_nhwc_channels_f64_avx2(const double *x, int64_t W, int64_t C,
                                                      int64_t ih0, int64_t ih1, int64_t dh,
                                                      int64_t iw0, int64_t iw1, int64_t dw,
-                                                     int64_t start, const int64_t *position,
-                                                     double *out, int64_t *index) {
-    (void)position; /* the int64 positions blend directly: lanes are as wide */
+                                                     int64_t start, double *out, int64_t *index) {
+    /* the int64 positions blend directly: lanes are as wide */
     int64_t c = 0;
     for (; c + 16 <= C; c += 16)
         max_f64_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, out + c, index + c);
