@@ -29,7 +29,8 @@
  * NV is a constant at every call, so best[] and arg[] live in registers. */
 INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t ih0, int64_t ih1,
                                  int64_t dh, int64_t iw0, int64_t iw1, int64_t dw, int nv,
-                                 int64_t start, int arithmetic, float *out, int64_t *index) {
+                                 int64_t start, int64_t nw, int arithmetic, float *out,
+                                 int64_t *index) {
     __m256 best[4];
     __m256i arg[4];
     for (int v = 0; v < nv; v++) {
@@ -50,7 +51,6 @@ INLINE_AVX2 void max_f32_vectors(const float *x, int64_t W, int64_t C, int64_t i
                     _mm256_blendv_ps(_mm256_castsi256_ps(arg[v]), number, take));
             }
         }
-    const int64_t nw = (iw1 - iw0 + dw - 1) / dw;
     for (int v = 0; v < nv; v++) {
         _mm256_storeu_ps(out + 8 * v, best[v]);
         if (arithmetic) {
@@ -91,17 +91,19 @@ AVX2 int64_t cconv_max_pool2d_nhwc_channels_f32_avx2(const float *x, int64_t W, 
                                                      int64_t iw0, int64_t iw1, int64_t dw,
                                                      int64_t start, float *out, int64_t *index) {
     /* int32 lane arithmetic for the index when the window is small and spans
-     * under 2^30 plane positions (start is the window's first tap) */
-    const int64_t nw = (iw1 - iw0 + dw - 1) / dw, nh = (ih1 - ih0 + dh - 1) / dh;
+     * under 2^30 plane positions (start is the window's first tap); taps per
+     * row and rows without a division for undilated windows */
+    const int64_t nw = dw == 1 ? iw1 - iw0 : (iw1 - iw0 + dw - 1) / dw;
+    const int64_t nh = dh == 1 ? ih1 - ih0 : (ih1 - ih0 + dh - 1) / dh;
     const int arithmetic = nw > 0 && nh > 0 && nw * nh <= CCONV_NHWC_POSITIONS &&
                            start == ih0 * W + iw0 && (ih1 - ih0) * W < ((int64_t)1 << 30);
     int64_t c = 0;
     for (; c + 32 <= C; c += 32)
-        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, arithmetic, out + c,
-                        index + c);
+        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 4, start, nw, arithmetic,
+                        out + c, index + c);
     for (; c + 8 <= C; c += 8)
-        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 1, start, arithmetic, out + c,
-                        index + c);
+        max_f32_vectors(x + c, W, C, ih0, ih1, dh, iw0, iw1, dw, 1, start, nw, arithmetic,
+                        out + c, index + c);
     return c; /* channels [c, C) are left to the portable loop */
 }
 
