@@ -16,6 +16,8 @@
 #define GEMM_INDIRECT_B_UKERNEL cconv_ukernels.gemm_indirect_b_f32
 #define GEMM_INDIRECT_A_UKERNEL_TYPE cconv_gemm_indirect_a_ukernel_f32
 #define GEMM_INDIRECT_A_UKERNEL cconv_ukernels.gemm_indirect_a_f32
+#define GEMM_INDIRECT_A_PLANES_UKERNEL_TYPE cconv_gemm_indirect_a_planes_ukernel_f32
+#define GEMM_INDIRECT_A_PLANES_UKERNEL cconv_ukernels.gemm_indirect_a_planes_f32
 #define DOT_UKERNEL_TYPE cconv_dot_ukernel_f32
 #define DOT_UKERNEL cconv_ukernels.dot_f32
 #define TRANSPOSE cconv_ukernels.transpose_f32

@@ -16,6 +16,8 @@
 #define GEMM_INDIRECT_B_UKERNEL cconv_ukernels.gemm_indirect_b_f64
 #define GEMM_INDIRECT_A_UKERNEL_TYPE cconv_gemm_indirect_a_ukernel_f64
 #define GEMM_INDIRECT_A_UKERNEL cconv_ukernels.gemm_indirect_a_f64
+#define GEMM_INDIRECT_A_PLANES_UKERNEL_TYPE cconv_gemm_indirect_a_planes_ukernel_f64
+#define GEMM_INDIRECT_A_PLANES_UKERNEL ((cconv_gemm_indirect_a_planes_ukernel_f64)0) /* none yet */
 #define DOT_UKERNEL_TYPE cconv_dot_ukernel_f64
 #define DOT_UKERNEL cconv_ukernels.dot_f64
 #define TRANSPOSE cconv_ukernels.transpose_f64

@@ -13,7 +13,7 @@ static const cconv_ukernel_table generic_table = {
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic, cconv_f32_transpose_generic,
-    cconv_f64_transpose_generic, cconv_f32_dot_rows_6x4_generic};
+    cconv_f64_transpose_generic, cconv_f32_dot_rows_6x4_generic, NULL};
 
 #ifdef CCONV_HAVE_X86
 static const cconv_ukernel_table avx2_table = {
@@ -21,7 +21,7 @@ static const cconv_ukernel_table avx2_table = {
     cconv_f32_gemm_indirect_b_6x16_avx2, cconv_f64_gemm_indirect_b_6x8_avx2,
     cconv_f32_gemm_indirect_a_6x16_avx2, cconv_f64_gemm_indirect_a_6x8_avx2, cconv_f32_dot_4x3_avx2,
     cconv_f64_dot_4x3_avx2, cconv_f32_transpose_avx2, cconv_f64_transpose_avx2,
-    cconv_f32_dot_rows_6x4_avx2};
+    cconv_f32_dot_rows_6x4_avx2, cconv_f32_gemm_indirect_a_planes_6x16_avx2};
 
 /* AVX-512 widens the gemm tiles four times and the dot_rows tile's lanes
  * twice; the dot kernel (weight gradients of odd channel counts) and the
@@ -32,7 +32,7 @@ static const cconv_ukernel_table avx512_table = {
     cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x64_avx512,
     cconv_f64_gemm_indirect_b_6x32_avx512, cconv_f32_gemm_indirect_a_12x64_avx512,
     cconv_f64_gemm_indirect_a_12x32_avx512, cconv_f32_dot_4x3_avx2, cconv_f64_dot_4x3_avx2,
-    cconv_f32_transpose_avx2, cconv_f64_transpose_avx2, cconv_f32_dot_rows_6x4_avx512};
+    cconv_f32_transpose_avx2, cconv_f64_transpose_avx2, cconv_f32_dot_rows_6x4_avx512, NULL};
 #endif
 
 cconv_ukernel_table cconv_ukernels = {
@@ -40,7 +40,7 @@ cconv_ukernel_table cconv_ukernels = {
     cconv_f32_gemm_indirect_b_6x16_generic, cconv_f64_gemm_indirect_b_6x8_generic,
     cconv_f32_gemm_indirect_a_6x16_generic, cconv_f64_gemm_indirect_a_6x8_generic,
     cconv_f32_dot_4x3_generic, cconv_f64_dot_4x3_generic, cconv_f32_transpose_generic,
-    cconv_f64_transpose_generic, cconv_f32_dot_rows_6x4_generic};
+    cconv_f64_transpose_generic, cconv_f32_dot_rows_6x4_generic, NULL};
 
 int cconv_cpu_supports_avx2_fma(void) {
 #if defined(CCONV_HAVE_X86) && (defined(__GNUC__) || defined(__clang__))

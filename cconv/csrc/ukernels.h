@@ -54,6 +54,18 @@ typedef void (*cconv_gemm_indirect_a_ukernel_f64)(int64_t kc, const double *cons
                                                   int64_t ldb, double *c, int64_t ldc, int64_t m,
                                                   int64_t n, const double *bias_cols,
                                                   int accumulate);
+/* gemm_indirect_a with the tile stored transposed, c[j * ldc + i], and no
+ * accumulate: a channel-lane conv tile written straight into y's planes. */
+typedef void (*cconv_gemm_indirect_a_planes_ukernel_f32)(int64_t kc, const float *const *a_rows,
+                                                         const int64_t *koffsets, const float *b,
+                                                         int64_t ldb, float *c, int64_t ldc,
+                                                         int64_t m, int64_t n,
+                                                         const float *bias_cols);
+typedef void (*cconv_gemm_indirect_a_planes_ukernel_f64)(int64_t kc, const double *const *a_rows,
+                                                         const int64_t *koffsets, const double *b,
+                                                         int64_t ldb, double *c, int64_t ldc,
+                                                         int64_t m, int64_t n,
+                                                         const double *bias_cols);
 typedef void (*cconv_dot_ukernel_f32)(int64_t len, const float *a, int64_t lda,
                                       const float *const *b, float *c, int64_t ldc, int64_t m,
                                       int64_t n);
@@ -92,6 +104,8 @@ typedef struct cconv_ukernel_table {
     cconv_transpose_f32 transpose_f32;
     cconv_transpose_f64 transpose_f64;
     cconv_dot_rows_ukernel_f32 dot_rows_f32;
+    /* NULL where the ISA has none (the callers then transpose a block). */
+    cconv_gemm_indirect_a_planes_ukernel_f32 gemm_indirect_a_planes_f32;
 } cconv_ukernel_table;
 
 /* The table in use; set once at import by cconv_select_kernels("auto"). */
@@ -134,6 +148,10 @@ void cconv_f32_gemm_indirect_b_6x16_avx2(int64_t, const float *, const float *, 
                                        float *, int64_t, int64_t, int64_t, const float *, int);
 void cconv_f64_gemm_indirect_b_6x8_avx2(int64_t, const double *, const double *, const int64_t *,
                                       double *, int64_t, int64_t, int64_t, const double *, int);
+void cconv_f32_gemm_indirect_a_planes_6x16_avx2(int64_t, const float *const *,
+                                                 const int64_t *, const float *, int64_t,
+                                                 float *, int64_t, int64_t, int64_t,
+                                                 const float *);
 void cconv_f32_gemm_indirect_a_6x16_avx2(int64_t, const float *const *, const int64_t *,
                                          const float *, int64_t, float *, int64_t, int64_t,
                                          int64_t, const float *, int);
