@@ -220,7 +220,9 @@ AVX2_FMA void cconv_f64_gemm_indirect_b_6x8_avx2(int64_t kc, const double *a, co
     c##i##0 = FMADD(ai, b0, c##i##0);                                                     \
     c##i##1 = FMADD(ai, b1, c##i##1);
 
-#define GEMM_INDIRECT_A_BODY(REAL, VEC, LANES, NRV)                                       \
+/* The 12 accumulators over kc taps (bias first unless accumulating); a store
+ * of the tile follows. */
+#define GEMM_INDIRECT_A_ACCUMULATE(REAL, VEC, LANES, NRV)                                 \
     VEC c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                       \
     const __m256i mask0 = MASK(n), mask1 = MASK(n - LANES);                               \
     if (!accumulate && bias_cols) {                                                       \
@@ -253,7 +255,10 @@ AVX2_FMA void cconv_f64_gemm_indirect_b_6x8_avx2(int64_t kc, const double *a, co
             ROW_FMA_PTR(3) ROW_FMA_PTR(4) ROW_FMA_PTR(5)                                  \
             b += ldb;                                                                     \
         }                                                                                 \
-    }                                                                                     \
+    }
+
+#define GEMM_INDIRECT_A_BODY(REAL, VEC, LANES, NRV)                                       \
+    GEMM_INDIRECT_A_ACCUMULATE(REAL, VEC, LANES, NRV)                                     \
     GEMM_STORE(REAL, VEC, LANES, NRV)
 
 #define BROADCAST _mm256_broadcast_ss
@@ -312,39 +317,8 @@ AVX2_FMA void cconv_f32_gemm_indirect_a_planes_6x16_avx2(int64_t kc, const float
                                                          int64_t ldb, float *c, int64_t ldc,
                                                          int64_t m, int64_t n,
                                                          const float *bias_cols) {
-    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    const __m256i mask0 = mask_32(n), mask1 = mask_32(n - 8);
-    if (bias_cols) {
-        c00 = _mm256_maskload_ps(bias_cols, mask0);
-        c01 = _mm256_maskload_ps(bias_cols + 8, mask1);
-    } else {
-        c00 = _mm256_setzero_ps();
-        c01 = _mm256_setzero_ps();
-    }
-    c10 = c20 = c30 = c40 = c50 = c00;
-    c11 = c21 = c31 = c41 = c51 = c01;
-    const float *a0 = a_rows[0], *a1 = a_rows[m > 1 ? 1 : 0], *a2 = a_rows[m > 2 ? 2 : 0];
-    const float *a3 = a_rows[m > 3 ? 3 : 0], *a4 = a_rows[m > 4 ? 4 : 0];
-    const float *a5 = a_rows[m > 5 ? 5 : 0];
-    if (n == CCONV_NR_F32) {
-        for (int64_t k = 0; k < kc; k++) {
-            const int64_t o = koffsets[k];
-            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-            __m256 ai;
-            ROW_FMA_PTR(0) ROW_FMA_PTR(1) ROW_FMA_PTR(2)
-            ROW_FMA_PTR(3) ROW_FMA_PTR(4) ROW_FMA_PTR(5)
-            b += ldb;
-        }
-    } else {
-        for (int64_t k = 0; k < kc; k++) {
-            const int64_t o = koffsets[k];
-            const __m256 b0 = _mm256_maskload_ps(b, mask0), b1 = _mm256_maskload_ps(b + 8, mask1);
-            __m256 ai;
-            ROW_FMA_PTR(0) ROW_FMA_PTR(1) ROW_FMA_PTR(2)
-            ROW_FMA_PTR(3) ROW_FMA_PTR(4) ROW_FMA_PTR(5)
-            b += ldb;
-        }
-    }
+    const int accumulate = 0; /* y's planes are written once */
+    GEMM_INDIRECT_A_ACCUMULATE(float, __m256, 8, CCONV_NR_F32)
     if (m == CCONV_MR && n == CCONV_NR_F32) {
         store_planes_6x8(c00, c10, c20, c30, c40, c50, c, ldc);
         store_planes_6x8(c01, c11, c21, c31, c41, c51, c + 8 * ldc, ldc);
