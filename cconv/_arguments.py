@@ -251,7 +251,7 @@ def check_element_count(name, shape, itemsize):
 def check_indices(indices, shape):
     """max_pool2d_backward's indices: int64 of shape `shape`. Their values are
     checked by the kernels as they scatter (an extra pass over an index array
-    larger than the caches was a fifth of an NHWC backward)."""
+    larger than the caches was a third of an NHWC backward)."""
     if not (indices.dtype.kind == "i" and indices.dtype.itemsize == 8):
         raise TypeError(f"indices must be an int64 array (as max_pool2d returns), "
                         f"got dtype {indices.dtype}")
