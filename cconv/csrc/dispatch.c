@@ -32,7 +32,8 @@ static const cconv_ukernel_table avx512_table = {
     cconv_f64_gemm_6x32_avx512, cconv_f32_gemm_indirect_b_6x64_avx512,
     cconv_f64_gemm_indirect_b_6x32_avx512, cconv_f32_gemm_indirect_a_12x64_avx512,
     cconv_f64_gemm_indirect_a_12x32_avx512, cconv_f32_dot_4x3_avx2, cconv_f64_dot_4x3_avx2,
-    cconv_f32_transpose_avx2, cconv_f64_transpose_avx2, cconv_f32_dot_rows_6x4_avx512, NULL};
+    cconv_f32_transpose_avx2, cconv_f64_transpose_avx2, cconv_f32_dot_rows_6x4_avx512,
+    cconv_f32_gemm_indirect_a_planes_12x64_avx512};
 #endif
 
 cconv_ukernel_table cconv_ukernels = {

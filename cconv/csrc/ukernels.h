@@ -183,6 +183,10 @@ void cconv_f64_gemm_indirect_b_6x32_avx512(int64_t, const double *, const double
 void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t, const float *const *, const int64_t *,
                                            const float *, int64_t, float *, int64_t, int64_t,
                                            int64_t, const float *, int);
+void cconv_f32_gemm_indirect_a_planes_12x64_avx512(int64_t, const float *const *,
+                                                    const int64_t *, const float *, int64_t,
+                                                    float *, int64_t, int64_t, int64_t,
+                                                    const float *);
 void cconv_f64_gemm_indirect_a_12x32_avx512(int64_t, const double *const *, const int64_t *,
                                            const double *, int64_t, double *, int64_t, int64_t,
                                            int64_t, const double *, int);

@@ -18,6 +18,7 @@
 
 #ifdef CCONV_HAVE_X86
 #include <immintrin.h>
+#include "store_planes_avx.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define AVX512 __attribute__((target("avx512f")))
@@ -60,6 +61,42 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
         }                                                                                 \
     }
 
+/* The tile transposed into channel planes, c[j * ldc + i] (row i a position,
+ * column j a channel). Full tiles go six rows at a time through the 6 x 8
+ * transposing store on each half of a zmm; edges through a stack tile.
+ * Floats only: STORE_PLANES is this in the float section, empty after. */
+#define HALF_LO(v) _mm512_castps512_ps256(v)
+#define HALF_HI(v) _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
+#define STORE_PLANES_F32                                                                  \
+    if (FULL && m == ROWS) {                                                              \
+        UNROLL for (int i = 0; i < ROWS; i += 6)                                          \
+            UNROLL for (int j = 0; j < V; j++) {                                          \
+                REAL_T *plane = c + j * LANES * ldc + i;                                  \
+                cconv_store_planes_6x8(HALF_LO(acc[i][j]), HALF_LO(acc[i + 1][j]),        \
+                                       HALF_LO(acc[i + 2][j]), HALF_LO(acc[i + 3][j]),    \
+                                       HALF_LO(acc[i + 4][j]), HALF_LO(acc[i + 5][j]),    \
+                                       plane, ldc);                                       \
+                cconv_store_planes_6x8(HALF_HI(acc[i][j]), HALF_HI(acc[i + 1][j]),        \
+                                       HALF_HI(acc[i + 2][j]), HALF_HI(acc[i + 3][j]),    \
+                                       HALF_HI(acc[i + 4][j]), HALF_HI(acc[i + 5][j]),    \
+                                       plane + 8 * ldc, ldc);                             \
+            }                                                                             \
+    } else {                                                                              \
+        REAL_T tile[ROWS][V * LANES];                                                     \
+        UNROLL for (int i = 0; i < ROWS; i++)                                             \
+            UNROLL for (int j = 0; j < V; j++) STOREU(tile[i] + j * LANES, acc[i][j]);    \
+        for (int64_t j = 0; j < n; j++)                                                   \
+            for (int64_t i = 0; i < m; i++) c[j * ldc + i] = tile[i][j];                  \
+    }
+
+/* The tile's store: into C (PLANES 0) or transposed into planes (1). */
+#define FINISH_TILE                                                                       \
+    if (PLANES) {                                                                         \
+        STORE_PLANES                                                                      \
+    } else {                                                                              \
+        STORE_TILE                                                                        \
+    }
+
 #define SETUP_MASKS                                                                       \
     MASK_T mask[V];                                                                       \
     UNROLL for (int j = 0; j < V; j++) mask[j] = MASKOF(n - j * LANES);
@@ -87,12 +124,12 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
 
 /* gemm_indirect_a: A rows through pointers (rows past m repeat row 0), taps
  * through koffsets; accumulators start at bias_cols (per column) or 0. */
-#define DEFINE_INDIRECT_A_BODY(NAME, ROWS_, V_, FULL_)                                    \
+#define DEFINE_INDIRECT_A_BODY(NAME, ROWS_, V_, FULL_, PLANES_)                           \
     AVX512 static inline void NAME(int64_t kc, const REAL_T *const *a_rows,               \
                                    const int64_t *koffsets, const REAL_T *b, int64_t ldb, \
                                    REAL_T *c, int64_t ldc, int64_t m, int64_t n,          \
                                    const REAL_T *bias_cols, int accumulate) {             \
-        enum { ROWS = ROWS_, V = V_, FULL = FULL_ };                                      \
+        enum { ROWS = ROWS_, V = V_, FULL = FULL_, PLANES = PLANES_ };                    \
         SETUP_MASKS                                                                       \
         VEC acc[ROWS][V];                                                                 \
         const REAL_T *ar[ROWS];                                                           \
@@ -108,7 +145,7 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
             FMA_ROWS(ar[i][o])                                                            \
             b += ldb;                                                                     \
         }                                                                                 \
-        STORE_TILE                                                                        \
+        FINISH_TILE                                                                       \
     }
 
 /* The same over rows that lie in two runs of consecutive elements: rows
@@ -118,12 +155,12 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
  * registers and reloaded two from the stack per tap (harness, one Xeon
  * core: 12 x 2 at 168-180 GFLOP/s through pointers, 192 in runs). J = 0:
  * one run. Full tiles only (m == ROWS). */
-#define DEFINE_INDIRECT_A_RUNS_BODY(NAME, ROWS_, V_, J)                                   \
+#define DEFINE_INDIRECT_A_RUNS_BODY(NAME, ROWS_, V_, J, PLANES_)                          \
     AVX512 static inline void NAME(int64_t kc, const REAL_T *const *a_rows,               \
                                    const int64_t *koffsets, const REAL_T *b, int64_t ldb, \
                                    REAL_T *c, int64_t ldc, const REAL_T *bias_cols,       \
                                    int accumulate) {                                      \
-        enum { ROWS = ROWS_, V = V_, FULL = 1 };                                          \
+        enum { ROWS = ROWS_, V = V_, FULL = 1, PLANES = PLANES_ };                        \
         const int64_t m = ROWS, n = V * LANES;                                            \
         SETUP_MASKS                                                                       \
         VEC acc[ROWS][V];                                                                 \
@@ -139,7 +176,7 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
             FMA_ROWS((i < J ? first : second)[o + i])                                     \
             b += ldb;                                                                     \
         }                                                                                 \
-        STORE_TILE                                                                        \
+        FINISH_TILE                                                                       \
     }
 
 /* J: where the second run of a full tile's rows starts (0: one run), or -1
@@ -177,44 +214,48 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
 
 /* gemm_indirect_a takes up to 12 rows (CCONV_TILE_MR_AVX512): narrow tiles
  * (n <= 32, from K = 16 or 32) need that many rows to feed the FMA units from
- * one B load; 64-wide ones run as two 6-row halves (24 accumulators each). */
-#define DEFINE_INDIRECT_A_KERNELS(PREFIX)                                                 \
-    DEFINE_INDIRECT_A_BODY(PREFIX##_12x1, 12, 1, 0)                                        \
-    DEFINE_INDIRECT_A_BODY(PREFIX##_12x1_full, 12, 1, 1)                                   \
-    DEFINE_INDIRECT_A_BODY(PREFIX##_12x2, 12, 2, 0)                                        \
-    DEFINE_INDIRECT_A_BODY(PREFIX##_12x2_full, 12, 2, 1)                                   \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_run, 12, 2, 0)                               \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs1, 12, 2, 1)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs2, 12, 2, 2)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs3, 12, 2, 3)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs4, 12, 2, 4)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs5, 12, 2, 5)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs6, 12, 2, 6)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs7, 12, 2, 7)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs8, 12, 2, 8)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs9, 12, 2, 9)                             \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs10, 12, 2, 10)                           \
-    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs11, 12, 2, 11)                           \
-    DEFINE_INDIRECT_A_BODY(PREFIX##_6x4, 6, 4, 0)                                          \
-    DEFINE_INDIRECT_A_BODY(PREFIX##_6x4_full, 6, 4, 1)
+ * one B load; 64-wide ones run as two 6-row halves (24 accumulators each).
+ * PLANES: the same bodies with the transposed store (STORE_PLANES). */
+#define DEFINE_INDIRECT_A_KERNELS(PREFIX, PLANES)                                         \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x1, 12, 1, 0, PLANES)                               \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x1_full, 12, 1, 1, PLANES)                          \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x2, 12, 2, 0, PLANES)                               \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_12x2_full, 12, 2, 1, PLANES)                          \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_run, 12, 2, 0, PLANES)                      \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs1, 12, 2, 1, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs2, 12, 2, 2, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs3, 12, 2, 3, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs4, 12, 2, 4, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs5, 12, 2, 5, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs6, 12, 2, 6, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs7, 12, 2, 7, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs8, 12, 2, 8, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs9, 12, 2, 9, PLANES)                    \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs10, 12, 2, 10, PLANES)                  \
+    DEFINE_INDIRECT_A_RUNS_BODY(PREFIX##_12x2_runs11, 12, 2, 11, PLANES)                  \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_6x4, 6, 4, 0, PLANES)                                 \
+    DEFINE_INDIRECT_A_BODY(PREFIX##_6x4_full, 6, 4, 1, PLANES)
 
 #define CALL_RUNS_12X2(PREFIX, SUFFIX)                                                    \
     PREFIX##_12x2_##SUFFIX(kc, a_rows, koffsets, b, ldb, c, ldc, bias_cols, accumulate)
 
-#define PICK_INDIRECT_A_BODY(PREFIX)                                                      \
+/* With a_rows, koffsets, b, ldb, c, ldc, m, n, bias_cols and accumulate in
+ * scope. ROW6: where the tile's row 6 goes in c (6 * ldc, or 6 in the
+ * transposed planes). */
+#define PICK_INDIRECT_A_BODY(PREFIX, ROW6)                                                \
     if (n > 2 * LANES) {                                                                  \
         const int64_t top = m < 6 ? m : 6;                                                \
         if (n == 4 * LANES) {                                                             \
             PREFIX##_6x4_full(kc, a_rows, koffsets, b, ldb, c, ldc, top, n, bias_cols,    \
                               accumulate);                                                \
             if (m > 6)                                                                    \
-                PREFIX##_6x4_full(kc, a_rows + 6, koffsets, b, ldb, c + 6 * ldc, ldc,     \
+                PREFIX##_6x4_full(kc, a_rows + 6, koffsets, b, ldb, c + (ROW6), ldc,      \
                                   m - 6, n, bias_cols, accumulate);                       \
         } else {                                                                          \
             PREFIX##_6x4(kc, a_rows, koffsets, b, ldb, c, ldc, top, n, bias_cols,         \
                          accumulate);                                                     \
             if (m > 6)                                                                    \
-                PREFIX##_6x4(kc, a_rows + 6, koffsets, b, ldb, c + 6 * ldc, ldc, m - 6,   \
+                PREFIX##_6x4(kc, a_rows + 6, koffsets, b, ldb, c + (ROW6), ldc, m - 6,    \
                              n, bias_cols, accumulate);                                   \
         }                                                                                 \
     } else if (n == 2 * LANES) {                                                          \
@@ -274,11 +315,14 @@ AVX512 static inline __mmask8 first_lanes8(int64_t n) {
 #define ZERO _mm512_setzero_ps
 #define ADD _mm512_add_ps
 #define LOADU _mm512_loadu_ps
+#define STOREU _mm512_storeu_ps
+#define STORE_PLANES STORE_PLANES_F32
 #define MASKLOAD _mm512_maskz_loadu_ps
 #define MASKSTORE _mm512_mask_storeu_ps
 
 DEFINE_KERNELS(gemm_f32, DEFINE_GEMM_BODY)
-DEFINE_INDIRECT_A_KERNELS(indirect_a_f32)
+DEFINE_INDIRECT_A_KERNELS(indirect_a_f32, 0)
+DEFINE_INDIRECT_A_KERNELS(planes_a_f32, 1)
 DEFINE_KERNELS(indirect_b_f32, DEFINE_INDIRECT_B_BODY)
 
 AVX512 void cconv_f32_gemm_indirect_b_6x64_avx512(int64_t kc, const float *a, const float *b,
@@ -299,7 +343,16 @@ AVX512 void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t kc, const float *cons
                                                   int64_t ldb, float *c, int64_t ldc, int64_t m,
                                                   int64_t n, const float *bias_cols,
                                                   int accumulate) {
-    PICK_INDIRECT_A_BODY(indirect_a_f32)
+    PICK_INDIRECT_A_BODY(indirect_a_f32, 6 * ldc)
+}
+
+/* The planes form (ukernels.h): y's planes get the tile transposed, so a
+ * channel-lane conv needs no block transpose after its last tap chunk. */
+AVX512 void cconv_f32_gemm_indirect_a_planes_12x64_avx512(
+    int64_t kc, const float *const *a_rows, const int64_t *koffsets, const float *b,
+    int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n, const float *bias_cols) {
+    const int accumulate = 0;
+    PICK_INDIRECT_A_BODY(planes_a_f32, 6)
 }
 
 #undef REAL_T
@@ -312,6 +365,8 @@ AVX512 void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t kc, const float *cons
 #undef ZERO
 #undef ADD
 #undef LOADU
+#undef STOREU
+#undef STORE_PLANES
 #undef MASKLOAD
 #undef MASKSTORE
 
@@ -326,11 +381,13 @@ AVX512 void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t kc, const float *cons
 #define ZERO _mm512_setzero_pd
 #define ADD _mm512_add_pd
 #define LOADU _mm512_loadu_pd
+#define STOREU _mm512_storeu_pd
+#define STORE_PLANES /* no planes kernel for doubles */
 #define MASKLOAD _mm512_maskz_loadu_pd
 #define MASKSTORE _mm512_mask_storeu_pd
 
 DEFINE_KERNELS(gemm_f64, DEFINE_GEMM_BODY)
-DEFINE_INDIRECT_A_KERNELS(indirect_a_f64)
+DEFINE_INDIRECT_A_KERNELS(indirect_a_f64, 0)
 DEFINE_KERNELS(indirect_b_f64, DEFINE_INDIRECT_B_BODY)
 
 AVX512 void cconv_f64_gemm_indirect_b_6x32_avx512(int64_t kc, const double *a, const double *b,
@@ -351,7 +408,7 @@ AVX512 void cconv_f64_gemm_indirect_a_12x32_avx512(int64_t kc, const double *con
                                                   int64_t ldb, double *c, int64_t ldc, int64_t m,
                                                   int64_t n, const double *bias_cols,
                                                   int accumulate) {
-    PICK_INDIRECT_A_BODY(indirect_a_f64)
+    PICK_INDIRECT_A_BODY(indirect_a_f64, 6 * ldc)
 }
 
 #endif /* CCONV_HAVE_X86 */
