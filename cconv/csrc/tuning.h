@@ -55,6 +55,16 @@
 #ifndef CCONV_DIRECT_KC
 #define CCONV_DIRECT_KC 288
 #endif
+/* The same for the AVX-512 tiles (64 floats, 32 doubles): four times the
+ * taps, 72 KiB of weights that stream from L2 (Zen 4, one chunk of 288 taps
+ * for K = 64 instead of four of 72: each extra chunk reloads and stores the
+ * output tile; 3x3 K64 layers 1.01-1.09x faster, NHWC and NCHW, 144 or 576
+ * taps no better; float64 1.02-1.09x). */
+#ifndef CCONV_DIRECT_KC_WIDE
+#define CCONV_DIRECT_KC_WIDE 1152
+#endif
+#define CCONV_DIRECT_KC_FOR_TILE(tile_nr, nr)                                           \
+    ((tile_nr) > (nr) ? CCONV_DIRECT_KC_WIDE : CCONV_DIRECT_KC)
 
 /* Weight gradient: "dot" tile of DOT_MR output channels x DOT_NR im2col rows,
  * reduced along PIXEL_BLOCK contiguous output pixels (12 accumulators). */
