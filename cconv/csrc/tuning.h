@@ -49,6 +49,15 @@
  * this; larger ones gather taps straight from x (im2col_tile). */
 #define CCONV_PHASES_MAX_STRIDE 8
 
+/* Strided forward through phase planes with channel lanes: taps per chunk,
+ * whatever the tile. A tile's broadcasts come from one or two lines per tap
+ * and the next tile reads the same lines, so the chunk's lines of the planes
+ * must stay in L1 beside its weights: AVX2's 256 taps (16 KiB of weights,
+ * 256+ lines of planes) left neither there; 128 ran 8x128x28x28 K256 stride 2
+ * 1.03-1.24x faster (Zen 4 on the AVX2 kernels; 64 or 192: 1.03-1.13x,
+ * other stride-2 layers 0.98-1.12x). AVX-512 had 128 already (KC_WIDE). */
+#define CCONV_PHASES_LANES_KC 128
+
 /* Stride-1 direct path with channel lanes: taps per weight chunk. A chunk of
  * KC x NR weights (18 KiB fp32) stays in L1 while the tile visits every
  * position of the block. */
