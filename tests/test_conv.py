@@ -110,6 +110,11 @@ CASES = [
     # channel lanes; the input gradient pads dY by kernel - 1 - padding)
     Conv("direct-images-share-halo", 7, 3, 9, 8, 5, 3, 3, padding=2),
     Conv("lanes-K16-images-share-halo", 9, 4, 7, 7, 16, 5, 5, padding=1),
+    # channel lanes in one tap chunk: the tile goes transposed straight into
+    # y's planes (planes kernels), 81 positions ending in a partial tile; K = 48
+    # leaves the AVX-512 tile's last vector masked
+    Conv("planes-K64-one-chunk", 2, 16, 9, 9, 64, 3, 3, padding=1),
+    Conv("planes-K48-masked", 2, 8, 9, 9, 48, 3, 3, padding=1),
     # strided convs read x through phase planes: even padding, an odd width
     # (the even phase one cell longer), and a stride past the planes' limit
     Conv("stride2-pad2-5x5", 2, 3, 11, 12, 5, 5, 5, stride=2, padding=2),
