@@ -1,5 +1,6 @@
-/* AVX-512F micro-kernels for the gemm, gemm_indirect_a and gemm_indirect_b
- * tiles: 6 rows x up to 4 zmm (64 floats / 32 doubles) of accumulators.
+/* AVX-512F micro-kernels for the gemm, gemm_indirect_a (and its float planes
+ * form, which stores the tile transposed) and gemm_indirect_b tiles: 6 rows x
+ * up to 4 zmm (64 floats / 32 doubles) of accumulators.
  * Compiled for x86-64 baseline like the rest of the extension: only these
  * functions carry the avx512f target, and dispatch.c calls them only on CPUs
  * (and OSes) that report it.
