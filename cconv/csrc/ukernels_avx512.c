@@ -348,7 +348,7 @@ AVX512 void cconv_f32_gemm_indirect_a_12x64_avx512(int64_t kc, const float *cons
 }
 
 /* The planes form (ukernels.h): y's planes get the tile transposed, so a
- * channel-lane conv needs no block transpose after its last tap chunk. */
+ * channel-lane conv of one tap chunk needs no block transpose after it. */
 AVX512 void cconv_f32_gemm_indirect_a_planes_12x64_avx512(
     int64_t kc, const float *const *a_rows, const int64_t *koffsets, const float *b,
     int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n, const float *bias_cols) {
