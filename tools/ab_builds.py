@@ -1,6 +1,6 @@
 """Time the conv kernels of two builds of cconv in one process, interleaved.
 
-    python tools/ab_builds.py A_DIR B_DIR [--rounds 11]
+    python tools/ab_builds.py A_DIR B_DIR [--rounds 11] [--case s2] [--pass fwd]
 
 A_DIR and B_DIR each hold a built `cconv/` (e.g. copies of the checkout
 before and after a change, each after `python setup.py build_ext --inplace`).
@@ -64,14 +64,23 @@ def main(argv=None):
     parser.add_argument("a_dir")
     parser.add_argument("b_dir")
     parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--case", default="", help="only cases whose label holds this text")
+    parser.add_argument("--pass", dest="passes", default="fwd,dx,dw",
+                        help="comma-separated passes to time (fwd, dx, dw)")
     args = parser.parse_args(argv)
     builds = {"A": load_kernels(args.a_dir), "B": load_kernels(args.b_dir)}
     rng = np.random.default_rng(0)
     print("| case | pass | A ms | B ms | A/B |\n|---|---|---:|---:|---:|")
     for case in CASES:
+        n, c, h, k, r, pad, stride = case
+        label = f"{n}x{c}x{h}x{h} K{k} {r}x{r}" + (f" s{stride}" if stride > 1 else "")
+        if args.case not in label:
+            continue
         passes, flops = calls(*case, rng)
         reps = max(1, int(1e9 / flops))    # ~1 GFLOP a round
         for name, run in passes.items():
+            if name not in args.passes.split(","):
+                continue
             for kernels in builds.values():    # first calls: page faults, thread start-up
                 run(kernels)
             best = {}
@@ -81,8 +90,6 @@ def main(argv=None):
                     for _ in range(reps):
                         run(kernels)
                     best[tag] = min(best.get(tag, np.inf), (time.perf_counter() - start) / reps)
-            n, c, h, k, r, pad, stride = case
-            label = f"{n}x{c}x{h}x{h} K{k} {r}x{r}" + (f" s{stride}" if stride > 1 else "")
             print(f"| {label} | {name} | {best['A'] * 1e3:.3f} | {best['B'] * 1e3:.3f} | "
                   f"{best['A'] / best['B']:.2f} |")
     return 0
