@@ -8,20 +8,14 @@
  * counted, and each takes its share of the budget (at least one thread).
  * Results do not depend on the thread count, so sharing changes speed only. */
 #include "threads.h"
+#include "atomics.h"
 
 static int thread_limit = 0; /* 0: omp_get_max_threads() decides */
 static int active_calls = 0;
 
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
-#define LOAD(p) (*(volatile long *)(p))
-#define ADD(p, v) _InterlockedExchangeAdd((volatile long *)(p), (v))
-#define STORE(p, v) _InterlockedExchange((volatile long *)(p), (v))
-#else
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#endif
+#define LOAD CCONV_ATOMIC_LOAD
+#define ADD CCONV_ATOMIC_ADD
+#define STORE CCONV_ATOMIC_STORE
 
 int cconv_configured_threads(void) {
     const int limit = (int)LOAD(&thread_limit);
