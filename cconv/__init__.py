@@ -8,7 +8,7 @@ import os as _os
 
 from cconv import functional
 from cconv._config import show_config
-from cconv._kernels import get_num_threads, set_num_threads
+from cconv._kernels import get_num_threads, release_cached_memory, set_num_threads
 from cconv._version import __version__
 from cconv.functional import *  # noqa: F401,F403  (the public ops, listed in functional.__all__)
 
@@ -31,6 +31,7 @@ __all__ = [
     *functional.__all__,
     "get_num_threads",
     "set_num_threads",
+    "release_cached_memory",
     "get_include",
     "show_config",
 ]

@@ -20,6 +20,9 @@ cdef extern from "cconv.h" nogil:
     int64_t cconv_tile_nr_f64()
     int64_t cconv_tile_mr()
 
+cdef extern from "aligned_alloc.h" nogil:
+    size_t cconv_release_cached_blocks()
+
 
 cdef inline int threads_for(Py_ssize_t work_items) noexcept nogil:
     """Threads worth starting for this many independent work items."""
@@ -72,3 +75,14 @@ def select_simd_path(str name):
 
 
 select_simd_path(_os.environ.get("CCONV_SIMD", "auto"))
+
+
+def release_cached_memory():
+    """Hand the kernels' kept workspaces back to the C library; returns their
+    bytes. Calls keep a few freed workspace and packed-weight blocks (at most
+    64 MiB) so that the next call finds them mapped: the pages of fresh ones
+    fault in again on every call. Nothing else is held between calls."""
+    cdef size_t released
+    with nogil:
+        released = cconv_release_cached_blocks()
+    return released

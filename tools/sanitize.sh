@@ -33,8 +33,11 @@ if ! command -v valgrind > /dev/null; then
     echo "valgrind not found: skipped"
     exit 0
 fi
-# an uninstrumented build, so valgrind sees the kernels as shipped
-(cd "$work" && rm -rf build cconv/*.so && python setup.py -q build_ext --inplace > build2.log 2>&1)
+# an uninstrumented build, so valgrind sees the kernels as shipped,
+# and without the block cache, so that a read of a workspace's cells before
+# they are written meets fresh (undefined) memory, not an earlier call's values
+(cd "$work" && rm -rf build cconv/*.so \
+    && CFLAGS="-DCCONV_NO_BLOCK_CACHE" python setup.py -q build_ext --inplace > build2.log 2>&1)
 # PYTHONPATH: the script's own folder comes first on sys.path, not the cwd
 # the interpreter itself: `python` may be a launcher script (pyenv's shim),
 # and valgrind would then check the shell and let Python run untraced
