@@ -90,19 +90,26 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
                                floating[:, :, :, ::1] grad_weight, floating *grad_bias,
                                const cconv_conv2d_geometry *g, Py_ssize_t groups,
                                Py_ssize_t lanes) noexcept nogil:
-    """Items are (group, `lanes` output channels, block of im2col rows): one
-    block of rows when channel blocks alone feed every thread, and no more
-    blocks than threads otherwise, as every item builds dY^T of every image
-    for its channels. The first row block of a channel block also sums its
-    channels' bias gradient (when grad_bias is not NULL)."""
+    """Items are (group, run of `lanes`-channel blocks, block of im2col rows):
+    as many runs as threads, as every item pads every image's rows for its
+    taps and builds dY^T for its channels (16 blocks of 16 channels, one item
+    each, padded the 8x128x28x28 K256 stride-2 layer's input 16 times: a
+    fifth of its dW); one block of rows when the runs feed every thread, and
+    no more blocks than threads otherwise. The first row block of a run also
+    sums its channels' bias gradient (when grad_bias is not NULL). Each dW
+    cell sums images, then pixels, in order, whatever the split."""
     cdef Py_ssize_t N = x.shape[0], Cg = g.channels, Kg = g.out_channels
     cdef Py_ssize_t CRS = Cg * g.kernel_h * g.kernel_w
-    cdef Py_ssize_t k_blocks = Kg // lanes
+    cdef Py_ssize_t threads = cconv_max_threads()
+    cdef Py_ssize_t runs = min(Kg // lanes, max(1, ceil_div(threads, groups)))
+    cdef Py_ssize_t run_blocks = ceil_div(Kg // lanes, runs)
+    cdef Py_ssize_t k_blocks = ceil_div(Kg // lanes, run_blocks)  # runs, each of whole blocks
+    cdef Py_ssize_t k_run = run_blocks * lanes
     cdef Py_ssize_t mr = cconv_tile_mr()  # blocks of whole tiles
     cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, mr),
-                                            ceil_div(cconv_max_threads(), groups * k_blocks)))
+                                            ceil_div(threads, groups * k_blocks)))
     cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), mr) * mr
-    cdef Py_ssize_t items, item, gi, qb, kb, ws_size, i
+    cdef Py_ssize_t items, item, gi, qb, kb, ws_size, i, k0, k1
     cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
     cdef Py_ssize_t gy_stride = grad_output.shape[1] * grad_output.shape[2] * grad_output.shape[3]
     cdef floating *ws
@@ -114,17 +121,17 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     # taps cannot be split (one tile of them) or the images make 4+ blocks
     # (fewer leave a thread idle for a block). Decided by shape alone: the
     # two ways sum in different orders.
-    if (groups * k_blocks == 1 and N > IMAGES_PER_BLOCK
+    if (groups * (Kg // lanes) == 1 and N > IMAGES_PER_BLOCK
             and (CRS <= mr or N >= 4 * IMAGES_PER_BLOCK)):
         return backward_weight_by_images(grad_output, x, grad_weight, grad_bias, g, lanes,
                                          False)
     if floating is float:
-        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, rows, lanes)
+        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f32(g, rows, k_run)
     else:
-        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, rows, lanes)
+        ws_size = cconv_conv2d_backward_weight_lanes_workspace_size_f64(g, rows, k_run)
     with parallel(num_threads=threads_for(items)):
         ws = <floating *> cconv_aligned_malloc(ws_size * sizeof(floating))
-        sums = <double *> malloc(lanes * sizeof(double))
+        sums = <double *> malloc(k_run * sizeof(double))
         for item in prange(items, schedule='static'):
             if ws == NULL or sums == NULL:
                 failures += 1
@@ -132,22 +139,24 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
                 gi = item // (k_blocks * row_blocks)
                 kb = (item // row_blocks) % k_blocks
                 qb = item % row_blocks
-                memset(sums, 0, lanes * sizeof(double))
+                k0 = kb * k_run
+                k1 = min(Kg, k0 + k_run)
+                memset(sums, 0, k_run * sizeof(double))
                 if floating is float:
                     cconv_conv2d_backward_weight_lanes_f32(
                         g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
-                        gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
-                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws,
+                        gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], k0, k1,
+                        qb * rows, min(CRS, (qb + 1) * rows), ws,
                         sums if grad_bias != NULL and qb == 0 else NULL)
                 else:
                     cconv_conv2d_backward_weight_lanes_f64(
                         g, &x[0, gi * Cg, 0, 0], x_stride, &grad_output[0, gi * Kg, 0, 0],
-                        gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], kb * lanes,
-                        (kb + 1) * lanes, qb * rows, min(CRS, (qb + 1) * rows), ws,
+                        gy_stride, N, &grad_weight[gi * Kg, 0, 0, 0], k0, k1,
+                        qb * rows, min(CRS, (qb + 1) * rows), ws,
                         sums if grad_bias != NULL and qb == 0 else NULL)
                 if grad_bias != NULL and qb == 0:
-                    for i in range(lanes):
-                        grad_bias[gi * Kg + kb * lanes + i] = <floating> sums[i]
+                    for i in range(k1 - k0):
+                        grad_bias[gi * Kg + k0 + i] = <floating> sums[i]
         free(sums)
         cconv_aligned_free(ws)
     return -1 if failures else 0

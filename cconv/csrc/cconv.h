@@ -122,8 +122,9 @@ typedef struct cconv_conv2d_geometry {
         const cconv_conv2d_geometry *g, const REAL *x, const REAL *grad_output,          \
         REAL *grad_weight, int64_t k_begin, int64_t k_end, int64_t row_begin,            \
         int64_t row_end, REAL *workspace);                                               \
-    /* stride 1, K block a multiple of the vector width: all images in one call; */   \
-    /* bias_sums (or NULL): += each channel's dY sum, from the transposed dY     */   \
+    /* any stride, channels [k_begin, k_end) in blocks of the tile width (or     */   \
+    /* one narrower block): all images in one call; bias_sums (or NULL): +=      */   \
+    /* each channel's dY sum, from the transposed dY                            */   \
     int64_t cconv_conv2d_backward_weight_lanes_workspace_size_##SFX(                     \
         const cconv_conv2d_geometry *g, int64_t rows_per_block, int64_t k_per_block);    \
     void cconv_conv2d_backward_weight_lanes_##SFX(                                       \
