@@ -103,11 +103,11 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     cdef Py_ssize_t threads = cconv_max_threads()
     cdef Py_ssize_t runs = min(Kg // lanes, max(1, ceil_div(threads, groups)))
     cdef Py_ssize_t run_blocks = ceil_div(Kg // lanes, runs)
-    cdef Py_ssize_t k_blocks = ceil_div(Kg // lanes, run_blocks)  # runs, each of whole blocks
+    cdef Py_ssize_t k_runs = ceil_div(Kg // lanes, run_blocks)  # each of whole blocks
     cdef Py_ssize_t k_run = run_blocks * lanes
     cdef Py_ssize_t mr = cconv_tile_mr()  # blocks of whole tiles
     cdef Py_ssize_t row_blocks = max(1, min(ceil_div(CRS, mr),
-                                            ceil_div(threads, groups * k_blocks)))
+                                            ceil_div(threads, groups * k_runs)))
     cdef Py_ssize_t rows = ceil_div(ceil_div(CRS, row_blocks), mr) * mr
     cdef Py_ssize_t items, item, gi, qb, kb, ws_size, i, k0, k1
     cdef Py_ssize_t x_stride = x.shape[1] * x.shape[2] * x.shape[3]
@@ -116,7 +116,7 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
     cdef double *sums
     cdef int failures = 0
     row_blocks = ceil_div(CRS, rows)
-    items = groups * k_blocks * row_blocks
+    items = groups * k_runs * row_blocks
     # One channel block: split the images, not the taps (see below), when the
     # taps cannot be split (one tile of them) or the images make 4+ blocks
     # (fewer leave a thread idle for a block). Decided by shape alone: the
@@ -136,8 +136,8 @@ cdef int backward_weight_lanes(const floating[:, :, :, ::1] grad_output,
             if ws == NULL or sums == NULL:
                 failures += 1
             else:
-                gi = item // (k_blocks * row_blocks)
-                kb = (item // row_blocks) % k_blocks
+                gi = item // (k_runs * row_blocks)
+                kb = (item // row_blocks) % k_runs
                 qb = item % row_blocks
                 k0 = kb * k_run
                 k1 = min(Kg, k0 + k_run)
