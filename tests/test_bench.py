@@ -122,3 +122,25 @@ def test_thread_counts_are_restored():
     bench.run_suite(cases=TINY[1:], passes=("fwd",), peers=PEERS, threads=before + 1, repeat=1,
                     peak=False)
     assert cconv.get_num_threads() == before
+
+
+def test_percent_of_peak_takes_the_higher_of_two_readings(monkeypatch):
+    from cconv.bench import suite
+    readings = iter([{"threads": 1, "isa": "x", "fp32_gflops": 10.0, "fp64_gflops": 8.0,
+                      "copy_gbs": 4.0},
+                     {"threads": 1, "isa": "x", "fp32_gflops": 20.0, "fp64_gflops": 5.0,
+                      "copy_gbs": 4.0}])
+    monkeypatch.setattr(suite, "measure_peak", lambda threads: next(readings))
+    (record,) = bench.run_suite(cases=TINY[:1], passes=("fwd",), peers=["cconv"], threads=1,
+                                repeat=1, peak=True)
+    assert record["peak"]["fp32_gflops"] == 20.0 and record["peak"]["fp64_gflops"] == 8.0
+    rate = record["peers"]["cconv"]["rate"]
+    assert record["pct_peak"] == pytest.approx(100 * rate / 20.0)
+
+
+def test_percent_of_peak_from_a_given_reading():
+    peak = {"threads": 1, "isa": "x", "fp32_gflops": 50.0, "fp64_gflops": 25.0, "copy_gbs": 5.0}
+    conv, pool = bench.run_suite(cases=TINY, passes=("fwd",), peers=["cconv"], threads=1,
+                                 repeat=1, peak=peak)
+    assert conv["pct_peak"] == pytest.approx(100 * conv["peers"]["cconv"]["rate"] / 50.0)
+    assert pool["pct_peak"] == pytest.approx(100 * pool["peers"]["cconv"]["rate"] / 5.0)
