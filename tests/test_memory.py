@@ -77,15 +77,22 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 40)
 """
 
 
-def test_repeated_calls_find_their_workspaces_mapped():
+def test_repeated_calls_find_their_workspaces_mapped(tmp_path):
     # Packed weights and per-thread workspaces freed to glibc were trimmed back
     # to the kernel after every call of this layer, and ~750 pages a forward
     # (1,500 a backward) faulted in again each time: ~3 us apiece, a third of
     # the call. A fresh process: glibc's thresholds depend on what was freed.
     import subprocess
 
+    import cconv
+
+    # the child imports the cconv this process imported (an installed one, or a
+    # build in place): not the source tree its working directory would offer
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(cconv.__file__)))
+    env = dict(os.environ, OMP_NUM_THREADS="2",
+               PYTHONPATH=os.pathsep.join([package_parent, os.environ.get("PYTHONPATH", "")]))
     run = subprocess.run([sys.executable, "-c", FAULTS_PER_CALL], capture_output=True, text=True,
-                         timeout=120, env=dict(os.environ, OMP_NUM_THREADS="2"))
+                         timeout=120, env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     per_call = float(run.stdout)
     assert per_call < 40, f"{per_call:.0f} page faults per call"
