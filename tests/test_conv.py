@@ -129,6 +129,10 @@ CASES = [
     Conv("dx-phases-stride-pairs-dilated", 5, 4, 13, 15, 6, 3, 2, stride=(3, 2),
          padding=(1, 0), dilation=(2, 3), bias=False),
     Conv("dx-phases-5x5-K32", 4, 16, 12, 11, 32, 5, 5, stride=2, padding=2),
+    # the phases' weights as channel-lane panels of dX's channels: two of 16,
+    # and 48 (AVX-512: one tile, its last vector masked)
+    Conv("dx-phases-lanes-C32", 4, 32, 10, 9, 16, 3, 3, stride=2, padding=1),
+    Conv("dx-phases-lanes-C48", 4, 48, 9, 9, 8, 3, 3, stride=2, padding=1),
     # strided, whole images an item, 14 x 14 outputs ending in 4 columns past
     # whole tiles (K = 20: masked lanes; and per group)
     Conv("stride2-lane-tail", 8, 3, 28, 28, 20, 3, 3, stride=2, padding=1),
