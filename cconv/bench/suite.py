@@ -167,7 +167,7 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
             peak = None
             measure = False
 
-    records = []
+    records, record_cases = [], []
     try:
         for case in cases:
             data = case.make_data(np.dtype(dtype))
@@ -178,6 +178,7 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
                 for name, reason in missing.items():
                     record["skipped"].setdefault(name, reason)
                 records.append(record)
+                record_cases.append(case)
                 log(_progress_line(record))
                 gc.collect()  # drop the peers' outputs and graphs before the next case
     finally:
@@ -194,7 +195,7 @@ def run_suite(ops=("conv", "pool"), *, threads=2, dtype="float32", layout="NCHW"
         except PeakUnavailable as reason:
             log(f"second peak reading failed: {reason}")
     if isinstance(peak, dict):
-        for record, case in zip(records, _record_cases(cases, passes)):
+        for record, case in zip(records, record_cases):
             record["peak"] = peak
             top = _peak_for(case, dtype, peak)
             if top and "cconv" in record["peers"] and "rate" in record["peers"]["cconv"]:
@@ -206,13 +207,6 @@ def _higher_peak(first, second):
     """Each rate of two peak readings at its higher value."""
     return {key: max(value, second[key]) if isinstance(value, float) and key in second else value
             for key, value in first.items()}
-
-
-def _record_cases(cases, passes):
-    """The case of each record run_suite makes, in order."""
-    for case in cases:
-        for _ in _passes_of(case, passes):
-            yield case
 
 
 def _progress_line(record):
