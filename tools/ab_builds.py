@@ -1,6 +1,6 @@
 """Time the conv kernels of two builds of cconv in one process, interleaved.
 
-    python tools/ab_builds.py A_DIR B_DIR [--rounds 11] [--case s2] [--pass fwd]
+    python tools/ab_builds.py A_DIR B_DIR [--rounds 11] [--case s2] [--pass fwd] [--layout NHWC]
 
 A_DIR and B_DIR each hold a built `cconv/` (e.g. copies of the checkout
 before and after a change, each after `python setup.py build_ext --inplace`).
@@ -42,20 +42,28 @@ def load_kernels(folder):
     return module
 
 
-def calls(n, c, h, k, r, pad, stride, rng):
-    """{pass: function(kernels)} for one case, on arrays shared by both builds."""
-    x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-    w = rng.standard_normal((k, c, r, r), dtype=np.float32)
-    bias = np.zeros(k, np.float32)
+def calls(n, c, h, k, r, pad, stride, rng, layout="NCHW"):
+    """{pass: function(kernels)} for one case, on arrays shared by both builds:
+    NCHW with KCRS filters, or NHWC with HWIO filters (the `_nhwc` kernels)."""
     oh = (h + 2 * pad - r) // stride + 1
-    y = np.empty((n, k, oh, oh), np.float32)
+    if layout == "NHWC":
+        x_shape, w_shape, y_shape, suffix = (n, h, h, c), (r, r, c, k), (n, oh, oh, k), "_nhwc"
+    else:
+        x_shape, w_shape, y_shape, suffix = (n, c, h, h), (k, c, r, r), (n, k, oh, oh), ""
+    x = rng.standard_normal(x_shape, dtype=np.float32)
+    w = rng.standard_normal(w_shape, dtype=np.float32)
+    bias = np.zeros(k, np.float32)
+    y = np.empty(y_shape, np.float32)
     g = rng.standard_normal(y.shape, dtype=np.float32)
     gx, gw = np.empty_like(x), np.empty_like(w)
     geometry = (stride, stride, pad, pad, 1, 1, 1)
+    forward, backward_input, backward_weight = (
+        "run_conv2d_forward" + suffix, "run_conv2d_backward_input" + suffix,
+        "run_conv2d_backward_weight" + suffix)
     return {
-        "fwd": lambda m: m.run_conv2d_forward(x, w, bias, y, *geometry),
-        "dx": lambda m: m.run_conv2d_backward_input(g, w, gx, *geometry),
-        "dw": lambda m: m.run_conv2d_backward_weight(g, x, gw, *geometry),
+        "fwd": lambda m: getattr(m, forward)(x, w, bias, y, *geometry),
+        "dx": lambda m: getattr(m, backward_input)(g, w, gx, *geometry),
+        "dw": lambda m: getattr(m, backward_weight)(g, x, gw, *geometry),
     }, 2.0 * y.size * c * r * r
 
 
@@ -67,6 +75,7 @@ def main(argv=None):
     parser.add_argument("--case", default="", help="only cases whose label holds this text")
     parser.add_argument("--pass", dest="passes", default="fwd,dx,dw",
                         help="comma-separated passes to time (fwd, dx, dw)")
+    parser.add_argument("--layout", choices=("NCHW", "NHWC"), default="NCHW")
     args = parser.parse_args(argv)
     builds = {"A": load_kernels(args.a_dir), "B": load_kernels(args.b_dir)}
     rng = np.random.default_rng(0)
@@ -76,7 +85,7 @@ def main(argv=None):
         label = f"{n}x{c}x{h}x{h} K{k} {r}x{r}" + (f" s{stride}" if stride > 1 else "")
         if args.case not in label:
             continue
-        passes, flops = calls(*case, rng)
+        passes, flops = calls(*case, rng, args.layout)
         reps = max(1, int(1e9 / flops))    # ~1 GFLOP a round
         for name, run in passes.items():
             if name not in args.passes.split(","):
