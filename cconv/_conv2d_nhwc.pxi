@@ -72,6 +72,32 @@ cdef extern from "cconv.h" nogil:
     void cconv_conv2d_nhwc_backward_weight_f64(const cconv_conv2d_geometry *g, const double *x,
                                                int64_t xs, const double *gy, int64_t gys, double *gw,
                                                int64_t gws, int64_t q0, int64_t q1, double *work)
+    int cconv_conv2d_nhwc_backward_weight_blocks_fit_f32(const cconv_conv2d_geometry *g)
+    int cconv_conv2d_nhwc_backward_weight_blocks_fit_f64(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_weight_units_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_weight_units_f64(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_weight_panels_f32(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_weight_panels_f64(const cconv_conv2d_geometry *g)
+    int64_t cconv_conv2d_nhwc_backward_weight_blocks_accumulator_size_f32(int64_t units,
+                                                                          int64_t panels)
+    int64_t cconv_conv2d_nhwc_backward_weight_blocks_accumulator_size_f64(int64_t units,
+                                                                          int64_t panels)
+    int64_t cconv_conv2d_nhwc_backward_weight_blocks_workspace_size_f32(
+        const cconv_conv2d_geometry *g, int64_t panels)
+    int64_t cconv_conv2d_nhwc_backward_weight_blocks_workspace_size_f64(
+        const cconv_conv2d_geometry *g, int64_t panels)
+    void cconv_conv2d_nhwc_backward_weight_blocks_f32(
+        const cconv_conv2d_geometry *g, const float *x, int64_t xs, const float *gy,
+        int64_t gys, int64_t u0, int64_t u1, int64_t t0, int64_t t1, float *acc, float *work)
+    void cconv_conv2d_nhwc_backward_weight_blocks_f64(
+        const cconv_conv2d_geometry *g, const double *x, int64_t xs, const double *gy,
+        int64_t gys, int64_t u0, int64_t u1, int64_t t0, int64_t t1, double *acc, double *work)
+    void cconv_conv2d_nhwc_backward_weight_blocks_store_f32(
+        const cconv_conv2d_geometry *g, const float *acc, int64_t u0, int64_t u1, int64_t t0,
+        int64_t t1, float *gw, int64_t gws)
+    void cconv_conv2d_nhwc_backward_weight_blocks_store_f64(
+        const cconv_conv2d_geometry *g, const double *acc, int64_t u0, int64_t u1, int64_t t0,
+        int64_t t1, double *gw, int64_t gws)
 
 cdef enum:
     # Output pixels per forward work item: amortises the halo rows of the
@@ -465,6 +491,16 @@ cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
     memset(&grad_weight[0, 0, 0, 0], 0, CRS * K * sizeof(floating))
     if N == 0 or Kg == 0:
         return 0
+    cdef bint blocks_fit
+    if floating is float:
+        blocks_fit = cconv_conv2d_nhwc_backward_weight_blocks_fit_f32(&g)
+    else:
+        blocks_fit = cconv_conv2d_nhwc_backward_weight_blocks_fit_f64(&g)
+    if blocks_fit:
+        return nhwc_backward_weight_blocks(&x[0, 0, 0, 0], N, x.shape[1] * x.shape[2] * C, C,
+                                           &grad_output[0, 0, 0, 0],
+                                           grad_output.shape[1] * grad_output.shape[2] * K, K,
+                                           &grad_weight[0, 0, 0, 0], K, &g, groups)
     # Each item pads whole images, so use few, large blocks of filter taps.
     per_block = ceil_div(ceil_div(CRS, cconv_max_threads()), cconv_tile_mr()) * cconv_tile_mr()
     blocks = ceil_div(CRS, per_block)
@@ -493,6 +529,78 @@ cdef int conv2d_backward_weight_nhwc(const floating[:, :, :, ::1] grad_output,
                             &grad_weight[0, 0, 0, gi * Kg], K, qb * per_block,
                             min(CRS, (qb + 1) * per_block), ws)
         cconv_aligned_free(ws)
+    return -1 if failures else 0
+
+
+cdef int nhwc_backward_weight_blocks(const floating *x, Py_ssize_t N, Py_ssize_t x_image,
+                                     Py_ssize_t x_stride, const floating *gy,
+                                     Py_ssize_t gy_image, Py_ssize_t gy_stride,
+                                     floating *gw, Py_ssize_t gw_stride,
+                                     const cconv_conv2d_geometry *g,
+                                     Py_ssize_t groups) noexcept nogil:
+    """Weight gradient of groups with a multiple of NR channels, in (tap,
+    channel block) units x panels of output channels: items split the units,
+    then the panels, into about one item per thread (each sums its tiles over
+    all images in order, so the split never changes a result). Pointers are
+    to element 0; gw is zeroed."""
+    cdef Py_ssize_t units, panels, unit_items, per_unit, panel_items, per_panel, items
+    cdef Py_ssize_t threads = cconv_max_threads(), item, gi, ui, ti, u0, u1, t0, t1, n
+    cdef Py_ssize_t acc_size, ws_size
+    cdef floating *acc
+    cdef int failures = 0
+    if floating is float:
+        units = cconv_conv2d_nhwc_backward_weight_units_f32(g)
+        panels = cconv_conv2d_nhwc_backward_weight_panels_f32(g)
+    else:
+        units = cconv_conv2d_nhwc_backward_weight_units_f64(g)
+        panels = cconv_conv2d_nhwc_backward_weight_panels_f64(g)
+    unit_items = min(units, ceil_div(threads, groups))
+    per_unit = ceil_div(units, unit_items)
+    unit_items = ceil_div(units, per_unit)
+    panel_items = min(panels, ceil_div(threads, groups * unit_items))
+    per_panel = ceil_div(panels, panel_items)
+    panel_items = ceil_div(panels, per_panel)
+    items = groups * unit_items * panel_items
+    if floating is float:
+        acc_size = whole_lines(
+            cconv_conv2d_nhwc_backward_weight_blocks_accumulator_size_f32(per_unit, per_panel))
+        ws_size = cconv_conv2d_nhwc_backward_weight_blocks_workspace_size_f32(g, per_panel)
+    else:
+        acc_size = whole_lines(
+            cconv_conv2d_nhwc_backward_weight_blocks_accumulator_size_f64(per_unit, per_panel))
+        ws_size = cconv_conv2d_nhwc_backward_weight_blocks_workspace_size_f64(g, per_panel)
+    with parallel(num_threads=threads_for(items)):
+        acc = <floating *> cconv_aligned_malloc((acc_size + ws_size) * sizeof(floating))
+        for item in prange(items, schedule='static'):
+            if acc == NULL:
+                failures += 1
+            else:
+                gi = item // (unit_items * panel_items)
+                ui = (item // panel_items) % unit_items
+                ti = item % panel_items
+                u0 = ui * per_unit
+                u1 = min(units, u0 + per_unit)
+                t0 = ti * per_panel
+                t1 = min(panels, t0 + per_panel)
+                memset(acc, 0, acc_size * sizeof(floating))
+                for n in range(N):
+                    if floating is float:
+                        cconv_conv2d_nhwc_backward_weight_blocks_f32(
+                            g, x + n * x_image + gi * g.channels, x_stride,
+                            gy + n * gy_image + gi * g.out_channels, gy_stride, u0, u1, t0, t1,
+                            acc, acc + acc_size)
+                    else:
+                        cconv_conv2d_nhwc_backward_weight_blocks_f64(
+                            g, x + n * x_image + gi * g.channels, x_stride,
+                            gy + n * gy_image + gi * g.out_channels, gy_stride, u0, u1, t0, t1,
+                            acc, acc + acc_size)
+                if floating is float:
+                    cconv_conv2d_nhwc_backward_weight_blocks_store_f32(
+                        g, acc, u0, u1, t0, t1, gw + gi * g.out_channels, gw_stride)
+                else:
+                    cconv_conv2d_nhwc_backward_weight_blocks_store_f64(
+                        g, acc, u0, u1, t0, t1, gw + gi * g.out_channels, gw_stride)
+        cconv_aligned_free(acc)
     return -1 if failures else 0
 
 

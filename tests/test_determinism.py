@@ -31,6 +31,10 @@ def everything(x, w, gy, stride, padding, dilation, groups):
     y, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
     out += [y, idx, F.max_pool2d_backward(y, idx, x.shape)]
     xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    wh = np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+    gyh = np.ascontiguousarray(gy.transpose(0, 2, 3, 1))
+    out += [F.conv2d(xh, wh, None, stride, padding, dilation, groups, data_format="NHWC")]
+    out += F.conv2d_backward(gyh, xh, wh, stride, padding, dilation, groups, data_format="NHWC")
     yh, idxh = F.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC")
     out += [yh, idxh, F.max_pool2d_backward(yh, idxh, xh.shape, data_format="NHWC")]
     a = F.avg_pool2d(x, 3, 2, 1, count_include_pad=False)

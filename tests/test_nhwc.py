@@ -50,6 +50,16 @@ CONV_CASES = [
     ((2, 16, 9, 5), (3, 3, 5, 16), 1, 1, [[0, 0], [1, 1], [0, 0], [0, 0]], 1),
     ((2, 8, 7, 8), (1, 1, 4, 6), 1, 1, "VALID", 2),
     ((2, 9, 8, 8), (3, 3, 4, 16), 1, 1, "VALID", 2),
+    # weight gradient in channel blocks (a multiple of 16 channels, float64: 8):
+    # two pixel blocks and a partial last output-channel panel, strided with
+    # three channel blocks, a 1x1 read in place, groups with a dilation, 256
+    # outputs (shorter pixel blocks), 8 channels (float64 only)
+    ((2, 20, 20, 32), (3, 3, 32, 20), 1, 1, "SAME", 1),
+    ((2, 17, 17, 48), (3, 3, 48, 64), 2, 1, "SAME", 1),
+    ((1, 30, 30, 16), (1, 1, 16, 7), 1, 1, "VALID", 1),
+    ((2, 12, 12, 64), (3, 3, 32, 26), 1, 2, "SAME", 2),
+    ((1, 14, 14, 16), (3, 3, 16, 256), 1, 1, "SAME", 1),
+    ((2, 9, 9, 8), (3, 3, 8, 6), 1, 1, "SAME", 1),
 ]
 
 

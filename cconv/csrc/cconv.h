@@ -181,7 +181,21 @@ typedef struct cconv_conv2d_geometry {
     void cconv_conv2d_nhwc_backward_weight_##SFX(                                        \
         const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride,                 \
         const REAL *grad_output, int64_t gy_stride, REAL *grad_weight, int64_t gw_stride, \
-        int64_t q_begin, int64_t q_end, REAL *workspace);
+        int64_t q_begin, int64_t q_end, REAL *workspace);                                \
+    int cconv_conv2d_nhwc_backward_weight_blocks_fit_##SFX(const cconv_conv2d_geometry *g); \
+    int64_t cconv_conv2d_nhwc_backward_weight_units_##SFX(const cconv_conv2d_geometry *g); \
+    int64_t cconv_conv2d_nhwc_backward_weight_panels_##SFX(const cconv_conv2d_geometry *g); \
+    int64_t cconv_conv2d_nhwc_backward_weight_blocks_accumulator_size_##SFX(int64_t units, \
+                                                                            int64_t panels); \
+    int64_t cconv_conv2d_nhwc_backward_weight_blocks_workspace_size_##SFX(               \
+        const cconv_conv2d_geometry *g, int64_t panels);                                 \
+    void cconv_conv2d_nhwc_backward_weight_blocks_##SFX(                                 \
+        const cconv_conv2d_geometry *g, const REAL *x, int64_t x_stride,                 \
+        const REAL *grad_output, int64_t gy_stride, int64_t u_begin, int64_t u_end,      \
+        int64_t t_begin, int64_t t_end, REAL *acc, REAL *workspace);                     \
+    void cconv_conv2d_nhwc_backward_weight_blocks_store_##SFX(                           \
+        const cconv_conv2d_geometry *g, const REAL *acc, int64_t u_begin, int64_t u_end, \
+        int64_t t_begin, int64_t t_end, REAL *grad_weight, int64_t gw_stride);
 
 CCONV_DECLARE_CONV2D(float, f32)
 CCONV_DECLARE_CONV2D(double, f64)

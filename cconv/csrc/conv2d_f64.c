@@ -35,5 +35,6 @@ static inline int64_t crs_of(const cconv_conv2d_geometry *g) {
 #include "generic/conv2d_phases.inc"
 #include "generic/conv2d_backward_input_phases.inc"
 #include "generic/conv2d_nhwc.inc"
+#include "generic/conv2d_nhwc_backward_weight_blocks.inc"
 #include "generic/conv2d_nhwc_planar.inc"
 #include "generic/conv2d_nhwc_backward_input_phases.inc"
