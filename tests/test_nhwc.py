@@ -60,6 +60,8 @@ CONV_CASES = [
     ((2, 12, 12, 64), (3, 3, 32, 26), 1, 2, "SAME", 2),
     ((1, 14, 14, 16), (3, 3, 16, 256), 1, 1, "SAME", 1),
     ((2, 9, 9, 8), (3, 3, 8, 6), 1, 1, "SAME", 1),
+    # a forward in two tap chunks (chunks keep 256 outputs' panels within L2)
+    ((1, 7, 7, 48), (3, 3, 48, 256), 1, 1, "SAME", 1),
 ]
 
 
